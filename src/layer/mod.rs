@@ -1,0 +1,158 @@
+//! Layers as the service holds them: validated features in WGS84 lon/lat.
+//!
+//! A [`Layer`] is what a source file becomes once it has been read through
+//! GDAL, reprojected with PROJ and checked. It knows nothing of indexes or
+//! HTTP; [`crate::index::LayerIndex`] is built from it.
+
+mod time;
+
+use std::fmt;
+
+use geo::{Geometry, Rect};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use time::{ActiveInterval, TimeParseError, WorkTimeFormat};
+
+/// What a layer represents, which decides how a context query reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    /// Polygons that partition territory: the features covering a point.
+    District,
+    /// Points or lines: the nearest features within a radius.
+    Asset,
+    /// Features with an activity interval: those active at an instant.
+    Work,
+}
+
+impl LayerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerKind::District => "district",
+            LayerKind::Asset => "asset",
+            LayerKind::Work => "work",
+        }
+    }
+}
+
+impl fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One feature of a layer, with its geometry in WGS84 (x = longitude,
+/// y = latitude, degrees).
+#[derive(Debug, Clone)]
+pub struct Feature {
+    /// Unique within the layer. Either the source's `id_field` value or, when
+    /// that value is missing or repeated, `<layer>:<fid>`.
+    pub id: String,
+    /// True when `id` was made up at load because the source value was
+    /// missing or repeated.
+    pub synthetic_id: bool,
+    pub name: Option<String>,
+    /// Source attributes, as JSON values.
+    pub properties: Map<String, Value>,
+    /// Valid geometry (repaired at load when the source was invalid).
+    pub geometry: Geometry<f64>,
+    /// When the feature is active; set for work layers only.
+    pub active: Option<ActiveInterval>,
+}
+
+/// Display and provenance data of a layer, as `GET /v1/layers` lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LayerInfo {
+    pub name: String,
+    pub kind: LayerKind,
+    /// Source file name, relative to the manifest.
+    pub source: String,
+    /// The CRS the source was read in, as an authority code when PROJ can
+    /// identify one (`EPSG:32188`), else its name.
+    pub source_crs: String,
+    pub feature_count: usize,
+    /// `[min_lon, min_lat, max_lon, max_lat]` in WGS84, absent for an empty layer.
+    pub bbox: Option<[f64; 4]>,
+    pub invalid_count: usize,
+    pub synthetic_id_count: usize,
+    pub attribution: Option<String>,
+    pub licence: Option<String>,
+}
+
+/// A feature whose geometry was invalid in its source CRS.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InvalidGeometry {
+    pub id: String,
+    /// Why it is invalid, e.g. "Self-intersection at (512345.2 180034.1)".
+    pub reason: String,
+    /// What was done with it, e.g. "repaired with GEOS MakeValid".
+    pub action: String,
+}
+
+/// A feature whose id was made up because the source value was unusable.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyntheticId {
+    pub id: String,
+    /// The source value, absent when it was missing.
+    pub source_value: Option<String>,
+    /// "missing" or "repeated".
+    pub reason: String,
+}
+
+/// A source feature that could not be kept, with the reason.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RejectedFeature {
+    /// The GDAL feature id (FID) in the source.
+    pub fid: i64,
+    pub reason: String,
+}
+
+/// What loading a layer found in its source besides the features kept.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct LoadReport {
+    /// Features read from the source, before the attribute filter.
+    pub read_count: usize,
+    /// Features left out by the manifest's `where` filter.
+    pub filtered_count: usize,
+    pub invalid: Vec<InvalidGeometry>,
+    pub synthetic_ids: Vec<SyntheticId>,
+    pub rejected: Vec<RejectedFeature>,
+}
+
+/// A loaded layer: its description, its features and the load report.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub info: LayerInfo,
+    pub features: Vec<Feature>,
+    pub report: LoadReport,
+}
+
+impl Layer {
+    /// Builds a layer from features, filling the counts and the bbox of `info`.
+    pub fn new(mut info: LayerInfo, features: Vec<Feature>, report: LoadReport) -> Self {
+        info.feature_count = features.len();
+        info.invalid_count = report.invalid.len();
+        info.synthetic_id_count = report.synthetic_ids.len();
+        info.bbox = bbox_of(&features).map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        Layer {
+            info,
+            features,
+            report,
+        }
+    }
+}
+
+fn bbox_of(features: &[Feature]) -> Option<Rect<f64>> {
+    use geo::BoundingRect;
+
+    features
+        .iter()
+        .filter_map(|f| f.geometry.bounding_rect())
+        .reduce(|a, b| {
+            Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+}

@@ -1,0 +1,241 @@
+//! The layer manifest (`data/layers.toml`): which files make up the service's
+//! layers and how to read them.
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::layer::LayerKind;
+
+/// Time zone of work dates written without an offset, unless a layer sets one.
+pub const DEFAULT_TIMEZONE: &str = "America/Toronto";
+
+/// The longest layer name: names end up in URLs and SQL identifiers, and
+/// PostgreSQL truncates identifiers at 63 bytes.
+pub const MAX_LAYER_NAME_LEN: usize = 63;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid manifest {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid manifest {path}: layer {layer:?}: {message}")]
+    Layer {
+        path: PathBuf,
+        layer: String,
+        message: String,
+    },
+}
+
+/// How one layer is read from its source file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LayerSpec {
+    /// `[a-z][a-z0-9_]{0,62}`: used in URLs and SQL.
+    pub name: String,
+    pub kind: LayerKind,
+    /// The source file, relative to the manifest (made absolute by [`Manifest::load`]).
+    pub path: PathBuf,
+    pub id_field: String,
+    pub name_field: String,
+    /// An OGR SQL attribute filter, e.g. `NO_DIS IS NOT NULL`.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// Overrides the CRS of the source, e.g. `EPSG:32188`. Required for
+    /// sources that carry none (a Shapefile without .prj, a CSV).
+    pub crs: Option<String>,
+    /// Character encoding of the attributes, e.g. `CP1252`, for sources
+    /// that do not declare it (a Shapefile without .cpg).
+    pub encoding: Option<String>,
+    /// IANA time zone of work dates without an offset.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    pub attribution: Option<String>,
+    pub licence: Option<String>,
+    /// Work layers: the attribute holding the start of activity.
+    pub start_field: Option<String>,
+    /// Work layers: the attribute holding the end of activity.
+    pub end_field: Option<String>,
+    /// Work layers: a chrono `strftime` pattern for the start and end values.
+    pub datetime_format: Option<String>,
+    /// CSV sources: the column holding the longitude or easting.
+    pub x_field: Option<String>,
+    /// CSV sources: the column holding the latitude or northing.
+    pub y_field: Option<String>,
+}
+
+fn default_timezone() -> String {
+    DEFAULT_TIMEZONE.to_owned()
+}
+
+impl LayerSpec {
+    /// The parsed time zone. [`Manifest::load`] has checked that it parses.
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::America::Toronto)
+    }
+
+    /// Checks the fields that serde cannot: the name pattern, the time zone
+    /// and the fields a work layer needs.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_layer_name(&self.name)?;
+        if self.timezone.parse::<Tz>().is_err() {
+            return Err(format!(
+                "timezone {:?} is not an IANA time zone name such as {DEFAULT_TIMEZONE:?}",
+                self.timezone
+            ));
+        }
+        let work_fields = [&self.start_field, &self.end_field];
+        if self.kind == LayerKind::Work && work_fields.iter().all(|f| f.is_none()) {
+            return Err("a work layer needs start_field, end_field or both".to_owned());
+        }
+        if self.kind != LayerKind::Work && work_fields.iter().any(|f| f.is_some()) {
+            return Err(format!(
+                "start_field and end_field apply to work layers, not to kind {:?}",
+                self.kind.as_str()
+            ));
+        }
+        if self.x_field.is_some() != self.y_field.is_some() {
+            return Err("x_field and y_field go together".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Checks a layer name against `[a-z][a-z0-9_]{0,62}`.
+pub fn validate_layer_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let starts_well = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !starts_well || !rest_ok || name.len() > MAX_LAYER_NAME_LEN {
+        return Err(format!(
+            "layer name {name:?} is invalid: expected a lowercase letter, then up to 62 \
+             lowercase letters, digits or underscores"
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestFile {
+    #[serde(default)]
+    layer: Vec<LayerSpec>,
+}
+
+/// A parsed manifest, with paths made absolute.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: PathBuf,
+    pub layers: Vec<LayerSpec>,
+    /// Keys the manifest holds that no layer setting reads, such as
+    /// `layer[2].id_feild`: reported, not fatal.
+    pub unknown_keys: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads and checks a manifest; layer paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses manifest text; `path` locates the layer files and names the manifest in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+        let mut unknown_keys = Vec::new();
+        let deserializer = toml::Deserializer::new(text);
+        let file: ManifestFile = serde_ignored::deserialize(deserializer, |key| {
+            unknown_keys.push(key.to_string());
+        })
+        .map_err(|e| ManifestError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut layers = file.layer;
+        let mut seen = std::collections::HashSet::new();
+        for spec in &mut layers {
+            let layer_error = |message: String| ManifestError::Layer {
+                path: path.to_owned(),
+                layer: spec.name.clone(),
+                message,
+            };
+            spec.validate().map_err(layer_error)?;
+            if !seen.insert(spec.name.clone()) {
+                return Err(layer_error("the name is used by an earlier layer".to_owned()));
+            }
+            spec.path = base.join(&spec.path);
+        }
+        Ok(Manifest {
+            path: path.to_owned(),
+            layers,
+            unknown_keys,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE_LAYER: &str = r#"
+        [[layer]]
+        name = "boroughs"
+        kind = "district"
+        path = "boroughs.geojson"
+        id_field = "CODEID"
+        name_field = "NOM"
+    "#;
+
+    #[test]
+    fn paths_relative_to_manifest() {
+        let manifest = Manifest::parse(Path::new("/srv/data/layers.toml"), ONE_LAYER).unwrap();
+        assert_eq!(manifest.layers[0].path, Path::new("/srv/data/boroughs.geojson"));
+        assert_eq!(manifest.layers[0].timezone, DEFAULT_TIMEZONE);
+        assert!(manifest.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_reported() {
+        let text = format!("{ONE_LAYER}\nid_feild = \"x\"\n");
+        let manifest = Manifest::parse(Path::new("layers.toml"), &text).unwrap();
+        assert_eq!(manifest.unknown_keys, vec!["layer.0.id_feild".to_owned()]);
+    }
+
+    #[test]
+    fn bad_names_rejected() {
+        for name in ["Boroughs", "1st", "a-b", "", &"a".repeat(64)] {
+            assert!(validate_layer_name(name).is_err(), "{name:?} should be rejected");
+        }
+        for name in ["a", "stm_stops_2025", &"a".repeat(63)] {
+            assert!(validate_layer_name(name).is_ok(), "{name:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn duplicate_name_rejected() {
+        let text = format!("{ONE_LAYER}{ONE_LAYER}");
+        let err = Manifest::parse(Path::new("layers.toml"), &text).unwrap_err();
+        assert!(err.to_string().contains("earlier layer"), "{err}");
+    }
+
+    #[test]
+    fn work_without_dates_rejected() {
+        let text = ONE_LAYER.replace("district", "work");
+        let err = Manifest::parse(Path::new("layers.toml"), &text).unwrap_err();
+        assert!(err.to_string().contains("start_field"), "{err}");
+    }
+
+    #[test]
+    fn bad_timezone_rejected() {
+        let text = format!("{ONE_LAYER}timezone = \"Mars/Olympus\"\n");
+        let err = Manifest::parse(Path::new("layers.toml"), &text).unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+}
