@@ -15,3 +15,4 @@ pub mod index;
 pub mod layer;
 pub mod manifest;
 pub mod source;
+pub mod store;

@@ -81,7 +81,7 @@ pub struct LayerInfo {
 }
 
 /// A feature whose geometry was invalid in its source CRS.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InvalidGeometry {
     pub id: String,
     /// Why it is invalid, e.g. "Self-intersection at (512345.2 180034.1)".
@@ -91,7 +91,7 @@ pub struct InvalidGeometry {
 }
 
 /// A feature whose id was made up because the source value was unusable.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyntheticId {
     pub id: String,
     /// The source value, absent when it was missing.
@@ -101,7 +101,7 @@ pub struct SyntheticId {
 }
 
 /// A source feature that could not be kept, with the reason.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectedFeature {
     /// The GDAL feature id (FID) in the source.
     pub fid: i64,
@@ -109,7 +109,7 @@ pub struct RejectedFeature {
 }
 
 /// What loading a layer found in its source besides the features kept.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadReport {
     /// Features read from the source, before the attribute filter.
     pub read_count: usize,
