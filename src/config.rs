@@ -1,1 +1,302 @@
-//! Service configuration.
+//! Service configuration, layered: built-in defaults, then one TOML file
+//! (`--config FILE` or `REPERE_CONFIG`), then `REPERE_*` environment
+//! variables, then command-line flags. A later layer overrides an earlier one
+//! key by key.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! manifest = "data/layers.toml"   # relative to this file's folder
+//! request_timeout_s = 10
+//! max_body_bytes = 1048576
+//! max_batch = 1000
+//! log_filter = "info"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// Default of [`Config::listen`]: loopback only, so a first run exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MANIFEST: &str = "data/layers.toml";
+pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 10;
+/// 1 MiB: a batch of 1,000 requests takes about 100 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}={value:?} is invalid: {message}")]
+    Env {
+        name: &'static str,
+        value: String,
+        message: String,
+    },
+    #[error("{key} = {value} is invalid: {message}")]
+    Value {
+        key: &'static str,
+        value: String,
+        message: String,
+    },
+}
+
+/// The settings of the service and of the commands that read layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Socket address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The layer manifest. In the config file a relative path is relative to
+    /// the file's folder; from the environment or a flag, to the working
+    /// directory.
+    pub manifest: PathBuf,
+    /// Time a request may take from its headers to its response, seconds.
+    pub request_timeout_s: u64,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Largest number of requests in one `POST /v1/context/batch`.
+    pub max_batch: usize,
+    /// `tracing` filter directives, e.g. `info,repere=debug`.
+    pub log_filter: String,
+    /// Keys of the config file that no setting reads, such as `listn`:
+    /// logged as a warning at start-up, not fatal.
+    pub unknown_keys: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.parse().expect("the default address parses"),
+            manifest: PathBuf::from(DEFAULT_MANIFEST),
+            request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch: DEFAULT_MAX_BATCH,
+            log_filter: DEFAULT_LOG_FILTER.to_owned(),
+            unknown_keys: Vec::new(),
+        }
+    }
+}
+
+/// One layer of settings, where an absent key leaves the value below it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ConfigLayer {
+    pub listen: Option<SocketAddr>,
+    pub manifest: Option<PathBuf>,
+    pub request_timeout_s: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub log_filter: Option<String>,
+}
+
+impl Config {
+    /// Builds the configuration from the defaults, the optional file, the
+    /// environment as `env` reads it (`std::env::var(..).ok()` in the
+    /// program) and the command-line `flags`, then checks the values.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: ConfigLayer,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            let (layer, unknown_keys) = read_file(path)?;
+            config.apply(layer);
+            config.unknown_keys = unknown_keys;
+        }
+        config.apply(from_env(env)?);
+        config.apply(flags);
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, layer: ConfigLayer) {
+        if let Some(listen) = layer.listen {
+            self.listen = listen;
+        }
+        if let Some(manifest) = layer.manifest {
+            self.manifest = manifest;
+        }
+        if let Some(seconds) = layer.request_timeout_s {
+            self.request_timeout_s = seconds;
+        }
+        if let Some(bytes) = layer.max_body_bytes {
+            self.max_body_bytes = bytes;
+        }
+        if let Some(count) = layer.max_batch {
+            self.max_batch = count;
+        }
+        if let Some(filter) = layer.log_filter {
+            self.log_filter = filter;
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let at_least_one = |key: &'static str, value: u64| {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key,
+                    value: value.to_string(),
+                    message: "expected 1 or more".to_owned(),
+                });
+            }
+            Ok(())
+        };
+        at_least_one("request_timeout_s", self.request_timeout_s)?;
+        at_least_one("max_body_bytes", self.max_body_bytes as u64)?;
+        at_least_one("max_batch", self.max_batch as u64)
+    }
+}
+
+/// Reads a config file; a relative `manifest` becomes relative to its folder.
+fn read_file(path: &Path) -> Result<(ConfigLayer, Vec<String>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut unknown_keys = Vec::new();
+    let deserializer = toml::Deserializer::new(&text);
+    let mut layer: ConfigLayer = serde_ignored::deserialize(deserializer, |key| {
+        unknown_keys.push(key.to_string());
+    })
+    .map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    layer.manifest = layer.manifest.map(|manifest| folder.join(manifest));
+    Ok((layer, unknown_keys))
+}
+
+/// Reads the `REPERE_*` variables that are set.
+fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<ConfigLayer, ConfigError> {
+    Ok(ConfigLayer {
+        listen: env_value(
+            &env,
+            "REPERE_LISTEN",
+            "expected an address such as 127.0.0.1:8080",
+        )?,
+        manifest: env("REPERE_MANIFEST").map(PathBuf::from),
+        request_timeout_s: env_value(&env, "REPERE_REQUEST_TIMEOUT_S", "expected whole seconds")?,
+        max_body_bytes: env_value(&env, "REPERE_MAX_BODY_BYTES", "expected a number of bytes")?,
+        max_batch: env_value(&env, "REPERE_MAX_BATCH", "expected a number of requests")?,
+        log_filter: env("REPERE_LOG"),
+    })
+}
+
+fn env_value<T: FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    expected: &str,
+) -> Result<Option<T>, ConfigError> {
+    let Some(value) = env(name) else {
+        return Ok(None);
+    };
+    match value.trim().parse() {
+        Ok(parsed) => Ok(Some(parsed)),
+        Err(_) => Err(ConfigError::Env {
+            name,
+            value,
+            message: expected.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn write_config(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repere.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn defaults_without_sources() {
+        let config = Config::load(None, no_env, ConfigLayer::default()).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.manifest, Path::new("data/layers.toml"));
+        assert_eq!(config.request_timeout_s, 10);
+        assert_eq!(config.max_body_bytes, 1_048_576);
+        assert_eq!(config.max_batch, 1000);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let (_dir, path) =
+            write_config("listen = \"127.0.0.1:9000\"\nmax_batch = 10\nrequest_timeout_s = 3\n");
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("REPERE_MAX_BATCH", "20"),
+            ("REPERE_LISTEN", "127.0.0.1:9001"),
+        ]);
+        let flags = ConfigLayer {
+            listen: Some("127.0.0.1:9002".parse().unwrap()),
+            ..ConfigLayer::default()
+        };
+        let config =
+            Config::load(Some(&path), |k| env.get(k).map(|v| v.to_string()), flags).unwrap();
+        assert_eq!(config.request_timeout_s, 3, "file over default");
+        assert_eq!(config.max_batch, 20, "environment over file");
+        assert_eq!(
+            config.listen.to_string(),
+            "127.0.0.1:9002",
+            "flag over environment"
+        );
+    }
+
+    #[test]
+    fn manifest_relative_to_file() {
+        let (dir, path) = write_config("manifest = \"layers.toml\"\n");
+        let config = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap();
+        assert_eq!(config.manifest, dir.path().join("layers.toml"));
+    }
+
+    #[test]
+    fn unknown_keys_listed() {
+        let (_dir, path) = write_config("listn = \"127.0.0.1:1\"\nmax_batch = 5\n");
+        let config = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap();
+        assert_eq!(config.unknown_keys, vec!["listn".to_owned()]);
+        assert_eq!(config.max_batch, 5);
+    }
+
+    #[test]
+    fn bad_env_value_named() {
+        let env = |k: &str| (k == "REPERE_MAX_BATCH").then(|| "many".to_owned());
+        let err = Config::load(None, env, ConfigLayer::default()).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("REPERE_MAX_BATCH"), "{message}");
+        assert!(message.contains("\"many\""), "{message}");
+    }
+
+    #[test]
+    fn zero_timeout_rejected() {
+        let (_dir, path) = write_config("request_timeout_s = 0\n");
+        let err = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap_err();
+        assert!(err.to_string().contains("request_timeout_s = 0"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_file() {
+        let (_dir, path) = write_config("max_batch = \"ten\"\n");
+        let err = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("repere.toml"), "{message}");
+        assert!(message.contains("max_batch"), "{message}");
+    }
+}

@@ -1,1 +1,186 @@
-//! Command-line interface.
+//! The command line: `repere serve`, `context`, `layers` and `enrich`.
+//!
+//! Exit status: 0 on success, 2 for invalid arguments (including a CSV
+//! column that is not in the header), 1 for any other failure.
+
+mod columns;
+mod context;
+mod enrich;
+mod layers;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError, ConfigLayer};
+use crate::context::InvalidField;
+use crate::http::ServeError;
+use crate::manifest::{Manifest, ManifestError};
+use crate::source::SourceError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "repere",
+    version,
+    about = "Geographic context of citizen requests: districts, nearest assets, active works, H3 cell",
+    after_help = "Exit status: 0 on success, 2 for invalid arguments, 1 for other failures."
+)]
+pub struct Cli {
+    /// TOML config file; its settings yield to REPERE_* variables and flags.
+    #[arg(long, global = true, env = "REPERE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Layer manifest [default: data/layers.toml, or REPERE_MANIFEST].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP interface until SIGTERM or Ctrl-C.
+    Serve {
+        /// Socket address to listen on [default: 127.0.0.1:8080, or REPERE_LISTEN].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Print the context of one point as JSON.
+    Context(context::ContextArgs),
+    /// Print the layers of the manifest with their load report.
+    Layers,
+    /// Add context columns to every row of a CSV file.
+    Enrich(enrich::EnrichArgs),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Arguments that do not fit: exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("cannot read {path}: {message}")]
+    Input { path: String, message: String },
+    #[error("cannot write {path}: {message}")]
+    Output { path: String, message: String },
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+
+    /// Converts a request field rejected by validation into a usage error
+    /// that names its flag (`--radius-m`).
+    fn flag(invalid: InvalidField) -> Self {
+        let flag = invalid.field.replace('_', "-");
+        CliError::Usage(format!("--{flag}: {}", invalid.message))
+    }
+}
+
+/// Runs the program and returns its exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let flags = ConfigLayer {
+        listen,
+        manifest: cli.manifest.clone(),
+        ..ConfigLayer::default()
+    };
+    let config = Config::load(
+        cli.config.as_deref(),
+        |name| std::env::var(name).ok(),
+        flags,
+    )?;
+    init_logging(&config)?;
+    match cli.command {
+        Command::Serve { .. } => serve(&config),
+        Command::Context(args) => context::run(&args, &config),
+        Command::Layers => layers::run(&config),
+        Command::Enrich(args) => enrich::run(&args, &config),
+    }
+}
+
+/// Logs to stderr, so that stdout holds only the command's output.
+fn init_logging(config: &Config) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|e| {
+        ConfigError::Value {
+            key: "log_filter",
+            value: format!("{:?}", config.log_filter),
+            message: format!("{e}: write directives such as info,repere=debug"),
+        }
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if !config.unknown_keys.is_empty() {
+        tracing::warn!(keys = ?config.unknown_keys, "unknown config keys ignored");
+    }
+    Ok(())
+}
+
+fn serve(config: &Config) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Serve(ServeError::Io(e)))?;
+    runtime.block_on(crate::http::serve(config))?;
+    Ok(())
+}
+
+/// Loads the manifest's layers, or only those named in `only`.
+fn load_catalog(manifest_path: &Path, only: Option<&[String]>) -> Result<Catalog, CliError> {
+    let mut manifest = Manifest::load(manifest_path)?;
+    if !manifest.unknown_keys.is_empty() {
+        tracing::warn!(manifest = %manifest.path.display(), keys = ?manifest.unknown_keys, "unknown manifest keys ignored");
+    }
+    if let Some(names) = only {
+        check_layer_names(&manifest, names)?;
+        manifest.layers.retain(|spec| names.contains(&spec.name));
+    }
+    Ok(Catalog::load(&manifest)?)
+}
+
+fn check_layer_names(manifest: &Manifest, names: &[String]) -> Result<(), CliError> {
+    let known: Vec<&str> = manifest
+        .layers
+        .iter()
+        .map(|spec| spec.name.as_str())
+        .collect();
+    match names.iter().find(|name| !known.contains(&name.as_str())) {
+        Some(unknown) => Err(CliError::Usage(format!(
+            "--layers: unknown layer {unknown:?} in {}: known layers are {}",
+            manifest.path.display(),
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,303 @@
+//! `repere enrich`: streams a CSV file and appends the context of each row's
+//! point, row by row, in constant memory.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use csv::StringRecord;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::columns;
+use super::{CliError, load_catalog};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::context::{self, ContextQuery, ContextRequest};
+
+/// How many line numbers of skipped rows the summary lists.
+const LISTED_LINES: usize = 5;
+
+#[derive(Debug, Args)]
+pub struct EnrichArgs {
+    /// Column holding the latitude, WGS84 degrees.
+    #[arg(long, value_name = "NAME")]
+    pub lat_column: String,
+    /// Column holding the longitude, WGS84 degrees.
+    #[arg(long, value_name = "NAME")]
+    pub lon_column: String,
+    /// Column holding the instant works must be active at, RFC 3339 with an
+    /// offset [default: the time the command started].
+    #[arg(long, value_name = "NAME")]
+    pub at_column: Option<String>,
+    /// Layers to add, comma-separated [default: all, in manifest order].
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<String>>,
+    /// Radius of the asset and work search, metres [default: 100].
+    #[arg(long, value_name = "M")]
+    pub radius_m: Option<f64>,
+    /// Assets per asset layer [default: 3].
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Input CSV file with a header row; `-` reads stdin.
+    #[arg(value_name = "INPUT.csv", default_value = "-")]
+    pub input: PathBuf,
+    /// Output CSV file [default: stdout].
+    #[arg(short, long, value_name = "OUTPUT.csv")]
+    pub output: Option<PathBuf>,
+}
+
+/// Positions of the point and time columns in the input header.
+struct Columns {
+    lat: usize,
+    lon: usize,
+    at: Option<usize>,
+}
+
+/// Counts reported on stderr when the run ends.
+#[derive(Default)]
+struct Summary {
+    read: u64,
+    enriched: u64,
+    without_point: u64,
+    without_point_lines: Vec<u64>,
+    invalid_time: u64,
+    invalid_time_lines: Vec<u64>,
+}
+
+pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
+    let catalog = load_catalog(&config.manifest, args.layers.as_deref())?;
+    let started = Utc::now();
+    let template = ContextRequest {
+        radius_m: args.radius_m,
+        limit: args.limit,
+        layers: args.layers.clone(),
+        ..ContextRequest::default()
+    };
+    let positions = template
+        .validate(&catalog, started)
+        .map_err(CliError::flag)?
+        .layers;
+
+    let (input, input_len) = open_input(&args.input)?;
+    let mut reader = csv::Reader::from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| input_error(&args.input, e))?
+        .clone();
+    let columns = find_columns(&header, args)?;
+    let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
+    let appended = columns::headers(&catalog, &positions);
+    write_row(&mut writer, &header, &appended, args.output.as_deref())?;
+
+    let progress = progress_bar(input_len);
+    let rows = Rows {
+        catalog: &catalog,
+        template: &template,
+        columns: &columns,
+        started,
+        appended: appended.len(),
+    };
+    let summary = rows.copy(&mut reader, &mut writer, args, &progress)?;
+    progress.finish_and_clear();
+    eprintln!("{}", summary.describe());
+    Ok(())
+}
+
+/// The shared inputs of every row's context query.
+struct Rows<'a> {
+    catalog: &'a Catalog,
+    template: &'a ContextRequest,
+    columns: &'a Columns,
+    started: DateTime<Utc>,
+    appended: usize,
+}
+
+impl Rows<'_> {
+    /// Reads every row, appends its context and writes it, flushing each row
+    /// so that a process reading the output gets it at once.
+    fn copy<R: Read, W: Write>(
+        &self,
+        reader: &mut csv::Reader<R>,
+        writer: &mut csv::Writer<W>,
+        args: &EnrichArgs,
+        progress: &ProgressBar,
+    ) -> Result<Summary, CliError> {
+        let mut summary = Summary::default();
+        let mut record = StringRecord::new();
+        let mut cells = Vec::with_capacity(self.appended);
+        while reader
+            .read_record(&mut record)
+            .map_err(|e| input_error(&args.input, e))?
+        {
+            let line = record.position().map_or(0, |p| p.line());
+            summary.read += 1;
+            match self.query(&record) {
+                Ok(query) => {
+                    columns::values(&context::context(self.catalog, &query), &mut cells);
+                    summary.enriched += 1;
+                }
+                Err(field) => {
+                    columns::empty(self.appended, &mut cells);
+                    summary.skip(field, line);
+                }
+            }
+            write_row(writer, &record, &cells, args.output.as_deref())?;
+            progress.set_position(reader.position().byte());
+        }
+        Ok(summary)
+    }
+
+    /// Builds and validates the request of a row, or returns the field that
+    /// made it unusable.
+    fn query(&self, record: &StringRecord) -> Result<ContextQuery, String> {
+        let coordinate = |i: usize| record.get(i).unwrap_or("").trim().parse::<f64>();
+        let (Ok(lat), Ok(lon)) = (coordinate(self.columns.lat), coordinate(self.columns.lon))
+        else {
+            return Err("lat".to_owned());
+        };
+        let at = self
+            .columns
+            .at
+            .and_then(|i| record.get(i))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let request = ContextRequest {
+            lat,
+            lon,
+            at: at.map(str::to_owned),
+            ..self.template.clone()
+        };
+        request
+            .validate(self.catalog, self.started)
+            .map_err(|e| e.field)
+    }
+}
+
+impl Summary {
+    fn skip(&mut self, field: String, line: u64) {
+        let (count, lines) = match field.as_str() {
+            "at" => (&mut self.invalid_time, &mut self.invalid_time_lines),
+            _ => (&mut self.without_point, &mut self.without_point_lines),
+        };
+        *count += 1;
+        if lines.len() < LISTED_LINES {
+            lines.push(line);
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!(
+            "rows read: {}, rows enriched: {}, rows without coordinates: {}{}",
+            self.read,
+            self.enriched,
+            self.without_point,
+            listed_lines(&self.without_point_lines)
+        );
+        if self.invalid_time > 0 {
+            text.push_str(&format!(
+                ", rows with an invalid time: {}{}",
+                self.invalid_time,
+                listed_lines(&self.invalid_time_lines)
+            ));
+        }
+        text
+    }
+}
+
+fn listed_lines(lines: &[u64]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let numbers: Vec<String> = lines.iter().map(u64::to_string).collect();
+    format!(" (first at lines {})", numbers.join(", "))
+}
+
+fn find_columns(header: &StringRecord, args: &EnrichArgs) -> Result<Columns, CliError> {
+    let find = |flag: &str, name: &str| {
+        header
+            .iter()
+            .position(|column| column == name)
+            .ok_or_else(|| {
+                let columns: Vec<&str> = header.iter().collect();
+                CliError::Usage(format!(
+                    "{flag}: column {name:?} is not in the header of {}; the columns are: {}",
+                    args.input.display(),
+                    columns.join(", ")
+                ))
+            })
+    };
+    Ok(Columns {
+        lat: find("--lat-column", &args.lat_column)?,
+        lon: find("--lon-column", &args.lon_column)?,
+        at: match &args.at_column {
+            Some(name) => Some(find("--at-column", name)?),
+            None => None,
+        },
+    })
+}
+
+/// Opens the input and returns its size in bytes when it is a file.
+fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), CliError> {
+    if path == Path::new("-") {
+        return Ok((Box::new(io::stdin().lock()), None));
+    }
+    let file = File::open(path).map_err(|e| input_error(path, e))?;
+    let len = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::new(file)), len))
+}
+
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
+    let Some(path) = path else {
+        return Ok(Box::new(io::stdout().lock()));
+    };
+    let file = File::create(path).map_err(|e| output_error(Some(path), e))?;
+    Ok(Box::new(BufWriter::new(file)))
+}
+
+fn write_row<W: Write>(
+    writer: &mut csv::Writer<W>,
+    record: &StringRecord,
+    cells: &[String],
+    output: Option<&Path>,
+) -> Result<(), CliError> {
+    let fields = record.iter().chain(cells.iter().map(String::as_str));
+    writer
+        .write_record(fields)
+        .map_err(|e| output_error(output, e))?;
+    writer.flush().map_err(|e| output_error(output, e))
+}
+
+/// Creates a progress bar on stderr when stderr is a terminal, else a hidden one.
+fn progress_bar(input_len: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match input_len {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    }
+}
+
+fn input_error(path: &Path, error: impl std::fmt::Display) -> CliError {
+    let path = if path == Path::new("-") {
+        "stdin".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    CliError::Input {
+        path,
+        message: error.to_string(),
+    }
+}
+
+fn output_error(path: Option<&Path>, error: impl std::fmt::Display) -> CliError {
+    CliError::Output {
+        path: path.map_or("stdout".to_owned(), |p| p.display().to_string()),
+        message: error.to_string(),
+    }
+}

@@ -1,0 +1,133 @@
+//! The context routes: one point by POST or GET, many points by batch.
+
+use axum::extract::{RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::{ApiError, ErrorBody};
+use super::parse::{self, JsonBytes};
+use super::state::AppState;
+use crate::catalog::Catalog;
+use crate::context::{self, ContextRequest, ContextResponse, InvalidField};
+
+/// The context of one point.
+#[utoipa::path(
+    post,
+    path = "/v1/context",
+    tag = "context",
+    request_body = ContextRequest,
+    responses(
+        (status = 200, description = "The context of the point; a point outside every layer has empty feature lists", body = ContextResponse),
+        (status = 400, description = "A field is missing, of the wrong type or out of range", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 503, description = "The layers are still loading", body = ErrorBody),
+    )
+)]
+pub async fn post_context(
+    State(state): State<AppState>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, ApiError> {
+    let request: ContextRequest = parse::json(&body)?;
+    context_of_one(&state, &request)
+}
+
+/// The context of one point, with the parameters in the query string.
+#[utoipa::path(
+    get,
+    path = "/v1/context",
+    tag = "context",
+    params(ContextRequest),
+    responses(
+        (status = 200, description = "The context of the point", body = ContextResponse),
+        (status = 400, description = "A parameter is missing, of the wrong type or out of range", body = ErrorBody),
+        (status = 503, description = "The layers are still loading", body = ErrorBody),
+    )
+)]
+pub async fn get_context(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let request: ContextRequest = parse::query(query.as_deref().unwrap_or(""))?;
+    context_of_one(&state, &request)
+}
+
+/// The contexts of many points, in request order. The whole batch fails when
+/// one request is invalid, and the error names its index, e.g. `[12].lat`.
+#[utoipa::path(
+    post,
+    path = "/v1/context/batch",
+    tag = "context",
+    request_body(content = Vec<ContextRequest>, description = "At most `max_batch` requests (1,000 by default)"),
+    responses(
+        (status = 200, description = "One context per request, in the same order", body = Vec<ContextResponse>),
+        (status = 400, description = "An item is invalid, or the batch is too long", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 503, description = "The layers are still loading", body = ErrorBody),
+    )
+)]
+pub async fn post_batch(
+    State(state): State<AppState>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, ApiError> {
+    let catalog = state.catalog()?;
+    let max_batch = state.settings.max_batch;
+    let now = Utc::now();
+    let task =
+        tokio::task::spawn_blocking(move || contexts_of_batch(&catalog, &body, max_batch, now));
+    let bytes = task.await.map_err(|e| ApiError::Internal {
+        detail: format!("batch task failed: {e}"),
+    })??;
+    Ok(json_response(bytes))
+}
+
+fn context_of_one(state: &AppState, request: &ContextRequest) -> Result<Response, ApiError> {
+    let catalog = state.catalog()?;
+    let query = request.validate(&catalog, Utc::now())?;
+    let response = context::context(&catalog, &query);
+    Ok(json_response(to_json(&response)?))
+}
+
+/// Decodes, validates and computes a batch: CPU work, run off the async threads.
+fn contexts_of_batch(
+    catalog: &Catalog,
+    body: &[u8],
+    max_batch: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, ApiError> {
+    let requests: Vec<ContextRequest> = parse::json(body)?;
+    if requests.len() > max_batch {
+        return Err(ApiError::BatchTooLarge {
+            count: requests.len(),
+            max: max_batch,
+        });
+    }
+    let queries = requests
+        .iter()
+        .enumerate()
+        .map(|(i, request)| request.validate(catalog, now).map_err(|e| at_index(i, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let responses: Vec<ContextResponse<'_>> = queries
+        .iter()
+        .map(|q| context::context(catalog, q))
+        .collect();
+    to_json(&responses)
+}
+
+fn at_index(index: usize, invalid: InvalidField) -> ApiError {
+    ApiError::invalid(format!("[{index}].{}", invalid.field), invalid.message)
+}
+
+pub fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| ApiError::Internal {
+        detail: format!("cannot serialize the response: {e}"),
+    })
+}
+
+/// Builds a JSON response from serialized bytes.
+pub fn json_response(body: impl IntoResponse) -> Response {
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
+}

@@ -1,0 +1,137 @@
+//! The one error type of the HTTP interface and its JSON body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::context::InvalidField;
+
+/// Every way a request can fail, each with the value that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field of the request is missing, of the wrong type or out of range.
+    #[error("{0}")]
+    InvalidField(InvalidField),
+    /// The body is not JSON at all, so no field can be named.
+    #[error("invalid JSON body: {message}")]
+    InvalidBody { message: String },
+    #[error(
+        "the batch holds {count} requests, over the maximum of {max}: split it into smaller batches"
+    )]
+    BatchTooLarge { count: usize, max: usize },
+    #[error("content type {content_type:?} is not supported: send the body as application/json")]
+    UnsupportedMediaType { content_type: String },
+    #[error(
+        "the request body is over the limit of {limit_bytes} bytes: send a smaller body or split the batch"
+    )]
+    BodyTooLarge { limit_bytes: usize },
+    #[error("no route for {path}: see /openapi.json for the routes")]
+    NotFound { path: String },
+    #[error("method {method} is not allowed on {path}: see /openapi.json for the methods")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("the request did not complete within {timeout_s} s: retry, or split the batch")]
+    TimedOut { timeout_s: u64 },
+    #[error("the layers are still loading: retry when GET /ready returns 200")]
+    NotReady,
+    /// A fault of the service. `detail` goes to the log, never to the client.
+    #[error("internal error: {detail}")]
+    Internal { detail: String },
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status code, repeated for clients that only see the body.
+    #[schema(example = 400)]
+    pub status: u16,
+    /// The request field at fault, e.g. `lat` or `[12].lat` in a batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "lat")]
+    pub field: Option<String>,
+    #[schema(example = "lat: 91 is out of range: expected a value from -90 to 90 (WGS84 degrees)")]
+    pub message: String,
+}
+
+/// The message of every 500 response: the detail stays in the log.
+const INTERNAL_MESSAGE: &str =
+    "internal error: the service logged the details under this request's X-Request-Id";
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidField(InvalidField {
+            field: field.into(),
+            message: message.into(),
+        })
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidField(_)
+            | ApiError::InvalidBody { .. }
+            | ApiError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidField(invalid) => Some(&invalid.field),
+            _ => None,
+        }
+    }
+
+    /// Logs the error in the request's span, which carries the request id.
+    /// Messages are not logged because they repeat request values, such as
+    /// coordinates.
+    fn log(&self, status: StatusCode) {
+        match self {
+            ApiError::Internal { detail } => {
+                tracing::error!(status = status.as_u16(), detail = %detail, "request failed");
+            }
+            _ => tracing::info!(
+                status = status.as_u16(),
+                field = self.field(),
+                "request rejected"
+            ),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
+            ApiError::Internal { .. } => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                status: self.status().as_u16(),
+                field: self.field().map(str::to_owned),
+                message,
+            },
+        }
+    }
+}
+
+impl From<InvalidField> for ApiError {
+    fn from(invalid: InvalidField) -> Self {
+        ApiError::InvalidField(invalid)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        self.log(status);
+        (status, axum::Json(self.body())).into_response()
+    }
+}

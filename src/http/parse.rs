@@ -1,0 +1,151 @@
+//! Request bodies and query strings, decoded with errors that name the field
+//! and the value at fault (axum's own extractors reject in plain text).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::state::AppState;
+
+/// A JSON request body, not yet decoded: the caller chooses where to decode
+/// it (a large batch is decoded off the async threads).
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest<AppState> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        check_content_type(&request)?;
+        let limit_bytes = state.settings.max_body_bytes;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status().as_u16() {
+                    413 => ApiError::BodyTooLarge { limit_bytes },
+                    _ => ApiError::InvalidBody {
+                        message: rejection.body_text(),
+                    },
+                })?;
+        Ok(JsonBytes(bytes))
+    }
+}
+
+fn check_content_type(request: &Request) -> Result<(), ApiError> {
+    let Some(value) = request.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("");
+    let media_type = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/json" || media_type.ends_with("+json") {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType {
+        content_type: text.to_owned(),
+    })
+}
+
+/// Decodes a JSON body, naming the field of the first error (`lat`,
+/// `[12].lat` in an array).
+pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        field_error(&path, message)
+    })?;
+    deserializer.end().map_err(|e| ApiError::InvalidBody {
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}
+
+/// Decodes a query string, naming the field and the raw value of the first error.
+pub fn query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(query.as_bytes());
+    let deserializer = serde_urlencoded::Deserializer::new(pairs);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let raw = pairs
+            .into_iter()
+            .find(|(key, _)| *key == path)
+            .map(|(_, value)| value);
+        let message = match raw {
+            Some(value) => format!("{value:?} is invalid: {}", e.inner()),
+            None => e.inner().to_string(),
+        };
+        field_error(&path, message)
+    })
+}
+
+/// Builds the error of a decoding failure at `path` (`.` for the root). serde
+/// reports a missing field at its parent, so the field name is then taken
+/// from the message.
+fn field_error(path: &str, message: String) -> ApiError {
+    let path = if path == "." { "" } else { path };
+    let last_segment = path.rsplit(['.', ']']).next().unwrap_or("");
+    let field = match named_field(&message) {
+        Some(name) if name == last_segment => path.to_owned(),
+        Some(name) if path.is_empty() => name.to_owned(),
+        Some(name) => format!("{path}.{name}"),
+        None => path.to_owned(),
+    };
+    if field.is_empty() {
+        return ApiError::InvalidBody { message };
+    }
+    ApiError::invalid(field, message)
+}
+
+/// Extracts the name from serde's "missing field `x`" and "unknown field `x`"
+/// messages.
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    rest.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::ContextRequest;
+
+    use super::*;
+
+    fn field_of(error: ApiError) -> String {
+        match error {
+            ApiError::InvalidField(invalid) => invalid.field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_field_in_batch_item() {
+        let err = json::<Vec<ContextRequest>>(br#"[{"lat":1,"lon":2},{"lon":2}]"#).unwrap_err();
+        assert_eq!(field_of(err), "[1].lat");
+    }
+
+    #[test]
+    fn unknown_field_named() {
+        let err = json::<ContextRequest>(br#"{"lat":1,"lon":2,"radius":3}"#).unwrap_err();
+        assert_eq!(field_of(err), "radius");
+    }
+
+    #[test]
+    fn trailing_characters_rejected() {
+        let err = json::<ContextRequest>(br#"{"lat":1,"lon":2} x"#).unwrap_err();
+        assert!(matches!(err, ApiError::InvalidBody { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn query_value_named() {
+        let err = query::<ContextRequest>("lat=north&lon=2").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("\"north\""), "{message}");
+    }
+}
