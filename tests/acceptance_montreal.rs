@@ -17,13 +17,6 @@ const PLACES_FILE: &str = "montreal-places/lieux-interet.geojson";
 const STOPS_FILE: &str = "montreal-stm-stops/stm_arrets_sig.geojson";
 const FIRE_HALLS_FILE: &str = "montreal-emergency/fire_halls.json";
 
-/// The service's covering rule as SQL: the polygon covers the point, or its
-/// edge lies within 0.01 m (geodesic) of it. The planar ST_DWithin of 1e-6°
-/// only lets the index skip far polygons: 0.01 m is under 1e-6° of longitude
-/// below 84° of latitude.
-const COVERS_SQL: &str = "(ST_Covers(b.geom, p.geom) OR (ST_DWithin(b.geom, p.geom, 1e-6) \
-     AND ST_DWithin(b.geom::geography, p.geom::geography, 0.01)))";
-
 /// Loads the boroughs, STM stops and fire halls through the library.
 fn montreal_catalog(dir: &Path) -> Catalog {
     let manifest = format!(
@@ -150,10 +143,11 @@ async fn places_with_boroughs(pool: &PgPool, schema: &Schema) -> Vec<Place> {
     let sql = format!(
         "SELECT p.fid::bigint AS fid, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, \
                 p.arrondissement, \
-                ARRAY(SELECT b.codeid::text FROM {boroughs} b WHERE {COVERS_SQL}) AS covering_ids \
+                ARRAY(SELECT b.codeid::text FROM {boroughs} b WHERE {covers}) AS covering_ids \
          FROM {places} p ORDER BY p.fid",
         boroughs = schema.table("boroughs"),
         places = schema.table("places"),
+        covers = common::covers_sql("b", "p"),
     );
     sqlx::query_as(&sql)
         .fetch_all(pool)

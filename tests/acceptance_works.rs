@@ -129,7 +129,7 @@ async fn los_angeles_session(pool: &PgPool) -> PoolConnection<Postgres> {
 }
 
 /// Selects the requests active at `at` within RADIUS_M of a point, sorted,
-/// and counts of requests within RADIUS_M whatever their dates.
+/// and counts the requests within RADIUS_M whatever their dates.
 async fn active_requests(
     connection: &mut PoolConnection<Postgres>,
     table: &str,

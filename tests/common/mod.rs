@@ -109,6 +109,20 @@ impl Schema {
     }
 }
 
+/// Returns the SQL condition "`{polygon}.geom` covers `{point}.geom`" by the
+/// service's rule: ST_Covers, or the polygon's edge lies within 0.01 m
+/// (geodesic) of the point, so that a point on a shared edge is covered by
+/// both neighbours. The planar ST_DWithin of 1e-6° only lets the index skip
+/// far polygons, because 0.01 m is under 1e-6° of longitude below 84° of
+/// latitude. Both geometries are in EPSG:4326.
+pub fn covers_sql(polygon: &str, point: &str) -> String {
+    format!(
+        "(ST_Covers({polygon}.geom, {point}.geom) \
+          OR (ST_DWithin({polygon}.geom, {point}.geom, 1e-6) \
+              AND ST_DWithin({polygon}.geom::geography, {point}.geom::geography, 0.01)))"
+    )
+}
+
 /// Turns `postgres://user[:password]@host[:port]/database` into the
 /// `PG:key=value ...` string of GDAL's PostgreSQL driver, which does not read
 /// URLs in GDAL 3.6.
