@@ -137,15 +137,7 @@ async fn councils_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "la_councils").await;
     schema.load(&fixture(COUNCILS_FILE), "councils", &[]);
-    let point_options = [
-        "-oo",
-        "X_POSSIBLE_NAMES=Longitude",
-        "-oo",
-        "Y_POSSIBLE_NAMES=Latitude",
-        "-a_srs",
-        "EPSG:4326",
-    ];
-    schema.load(&fixture(REQUESTS_FILE), "requests", &point_options);
+    schema.load_csv_points(&fixture(REQUESTS_FILE), "requests");
     let located = located_requests(&pool, &schema).await;
     assert_eq!(located.len(), LOCATED_COUNT, "requests with a point");
 

@@ -103,20 +103,6 @@ timezone = "America/Los_Angeles"
     common::load_catalog(&common::write_manifest(dir, &manifest))
 }
 
-/// Loads the work CSV into PostGIS with ogr2ogr, points from its
-/// Longitude and Latitude columns.
-fn load_requests(schema: &Schema, csv: &Path) {
-    let options = [
-        "-oo",
-        "X_POSSIBLE_NAMES=Longitude",
-        "-oo",
-        "Y_POSSIBLE_NAMES=Latitude",
-        "-a_srs",
-        "EPSG:4326",
-    ];
-    schema.load(csv, "requests", &options);
-}
-
 /// Opens a connection whose session time zone is Los Angeles, so that
 /// `to_timestamp` reads the dates as local times there.
 async fn los_angeles_session(pool: &PgPool) -> PoolConnection<Postgres> {
@@ -165,7 +151,7 @@ async fn active_works_match_sql() {
     let csv = write_work_csv(dir.path());
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "works").await;
-    load_requests(&schema, &csv);
+    schema.load_csv_points(&csv, "requests");
     let table = schema.table("requests");
     let mut connection = los_angeles_session(&pool).await;
 
@@ -222,7 +208,7 @@ async fn interval_bounds_in_sql() {
     let csv = write_work_csv(dir.path());
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "works_bounds").await;
-    load_requests(&schema, &csv);
+    schema.load_csv_points(&csv, "requests");
     let table = schema.table("requests");
     let mut connection = los_angeles_session(&pool).await;
 

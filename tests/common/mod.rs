@@ -98,6 +98,20 @@ impl Schema {
         assert_command_succeeded("ogr2ogr", &output, path);
     }
 
+    /// Loads a CSV file whose Longitude and Latitude columns are WGS84
+    /// degrees into `table`, as points.
+    pub fn load_csv_points(&self, path: &Path, table: &str) {
+        let options = [
+            "-oo",
+            "X_POSSIBLE_NAMES=Longitude",
+            "-oo",
+            "Y_POSSIBLE_NAMES=Latitude",
+            "-a_srs",
+            "EPSG:4326",
+        ];
+        self.load(path, table, &options);
+    }
+
     /// Drops the schema and its tables. A failed test leaves its schema
     /// behind, for a look at the data.
     pub async fn drop(self) {
