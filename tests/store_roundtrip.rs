@@ -4,7 +4,9 @@ mod store_support;
 
 use std::process::Command;
 
-use repere::store::{Origin, Page, StoreError};
+use repere::manifest::Manifest;
+use repere::source;
+use repere::store::{Origin, Page, StoreError, sha256_file};
 use sqlx::Row;
 use store_support::{assert_same_features, backends, mixed_layer, works_layer};
 
@@ -326,4 +328,100 @@ fn ogrinfo_counts(text: &str) -> Vec<(String, u64)> {
     }
     counts.sort();
     counts
+}
+
+/// An import that fails halfway (a NUL byte is valid in a Rust string but
+/// not in PostgreSQL text nor in GDAL's C strings) leaves no version behind.
+#[tokio::test]
+async fn failed_import_leaves_no_version() {
+    for backend in backends("failed_import").await {
+        let label = backend.label();
+        let store = backend.open().await;
+        let good = mixed_layer("mixed");
+        store
+            .put_version(&good, Origin::Manifest, HASH_A)
+            .await
+            .unwrap();
+        store.activate("mixed", 1, "start-up").await.unwrap();
+
+        let mut bad = mixed_layer("mixed");
+        bad.features[5].id = "ml\u{0}1".to_owned();
+        let failed = store.put_version(&bad, Origin::Import, HASH_A).await;
+        assert!(failed.is_err(), "{label}: the import fails");
+
+        let listed = store.versions("mixed", Page::first(10)).await.unwrap();
+        let numbers: Vec<u32> = listed.iter().map(|v| v.version).collect();
+        assert_eq!(
+            numbers,
+            vec![1],
+            "{label}: versions after the failed import"
+        );
+        let active = store
+            .active_version("mixed")
+            .await
+            .unwrap()
+            .map(|v| v.version);
+        assert_eq!(active, Some(1), "{label}: active version unchanged");
+        let next = store
+            .put_version(&good, Origin::Import, HASH_A)
+            .await
+            .unwrap();
+        assert!(next.version >= 2, "{label}: next version number");
+        let loaded = store.load_version("mixed", next.version).await.unwrap();
+        assert_same_features(label, &good, &loaded);
+    }
+}
+
+/// The borough boundaries of Montréal, read by the source reader from the
+/// repository's manifest, stored and read back.
+#[tokio::test]
+async fn real_layer_round_trip() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = Manifest::load(&root.join("data/layers.toml")).expect("data/layers.toml");
+    let spec = manifest
+        .layers
+        .iter()
+        .find(|spec| spec.name == "montreal_boroughs")
+        .expect("montreal_boroughs in data/layers.toml");
+    let layer = source::load_layer(spec).expect("read montreal_boroughs");
+    let hash = sha256_file(&spec.path).unwrap();
+    assert_eq!(
+        hash,
+        sha256sum(&spec.path),
+        "hash of {}",
+        spec.path.display()
+    );
+
+    for backend in backends("real_layer").await {
+        let label = backend.label();
+        let store = backend.open().await;
+        let put = store
+            .put_version(&layer, Origin::Manifest, &hash)
+            .await
+            .unwrap();
+        let loaded = store
+            .load_version("montreal_boroughs", put.version)
+            .await
+            .unwrap();
+
+        assert_same_features(label, &layer, &loaded);
+        assert_eq!(
+            put.feature_count,
+            layer.features.len(),
+            "{label}: feature_count"
+        );
+        assert_eq!(loaded.info.bbox, layer.info.bbox, "{label}: bbox");
+        assert_eq!(loaded.report, layer.report, "{label}: load report");
+    }
+}
+
+/// Returns the SHA-256 of a file as coreutils' `sha256sum` prints it.
+fn sha256sum(path: &std::path::Path) -> String {
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    assert!(output.status.success(), "sha256sum failed: {output:?}");
+    let text = String::from_utf8(output.stdout).expect("sha256sum prints ASCII");
+    text.split_whitespace().next().expect("a hash").to_owned()
 }
