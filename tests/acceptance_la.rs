@@ -25,7 +25,7 @@ struct Located {
     /// The council the city assigned.
     nc: Option<String>,
     /// Councils by the service's rule, sorted. The certified file has no
-    /// invalid polygon, so the oracle needs no ST_MakeValid.
+    /// invalid polygon (checked below), so the oracle needs no ST_MakeValid.
     covering: Vec<String>,
     /// Councils by plain ST_Covers, sorted.
     covers: Vec<String>,
@@ -137,6 +137,11 @@ async fn councils_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "la_councils").await;
     schema.load(&fixture(COUNCILS_FILE), "councils", &[]);
+    assert_eq!(
+        schema.invalid_count("councils").await,
+        0,
+        "invalid councils"
+    );
     schema.load_csv_points(&fixture(REQUESTS_FILE), "requests");
     let located = located_requests(&pool, &schema).await;
     assert_eq!(located.len(), LOCATED_COUNT, "requests with a point");

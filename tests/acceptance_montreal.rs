@@ -161,6 +161,11 @@ async fn places_boroughs_match_postgis() {
     let schema = Schema::create(&pool, "places").await;
     schema.load(&fixture(BOROUGHS_FILE), "boroughs", &[]);
     schema.load(&fixture(PLACES_FILE), "places", &[]);
+    assert_eq!(
+        schema.invalid_count("boroughs").await,
+        0,
+        "invalid boroughs"
+    );
     let places = places_with_boroughs(&pool, &schema).await;
     assert_eq!(places.len(), 3231, "places loaded by ogr2ogr");
 

@@ -112,6 +112,19 @@ impl Schema {
         self.load(path, table, &options);
     }
 
+    /// Counts the invalid geometries of a table, for oracles that need valid
+    /// polygons.
+    pub async fn invalid_count(&self, table: &str) -> i64 {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom)",
+            self.table(table)
+        );
+        sqlx::query_scalar(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql} failed: {e}"))
+    }
+
     /// Drops the schema and its tables. A failed test leaves its schema
     /// behind, for a look at the data.
     pub async fn drop(self) {
