@@ -8,6 +8,7 @@ mod context;
 mod enrich;
 mod layers;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -143,6 +144,7 @@ fn init_logging(config: &Config) -> Result<(), CliError> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if !config.unknown_keys.is_empty() {
         tracing::warn!(keys = ?config.unknown_keys, "unknown config keys ignored");

@@ -131,6 +131,6 @@ impl<B> OnResponse<B> for RequestFinished {
         let latency_ms = latency.as_secs_f64() * 1000.0;
         span.record("status", status);
         span.record("latency_ms", latency_ms);
-        tracing::info!(status, latency_ms, "request finished");
+        tracing::info!("request finished");
     }
 }

@@ -1,0 +1,166 @@
+//! `repere serve` as a process: start-up, readiness and the drain of
+//! requests in flight on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+
+/// A `repere serve` child process and the lines of its log.
+struct Server {
+    child: Child,
+    log: Receiver<String>,
+}
+
+impl Server {
+    /// Starts `repere serve` on a free port of 127.0.0.1 with `manifest`.
+    fn start(manifest: &std::path::Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
+            .arg(manifest)
+            .env("REPERE_LOG", "info,repere::http=debug")
+            .env_remove("REPERE_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = forward_lines(child.stderr.take().unwrap());
+        Server { child, log }
+    }
+
+    /// Waits for the first log line containing `part` and returns it.
+    fn wait_for(&self, part: &str) -> String {
+        for line in self.log.iter() {
+            if line.contains(part) {
+                return line;
+            }
+        }
+        panic!("the server exited before logging {part:?}");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {name} failed");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward_lines(stderr: ChildStderr) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("server: {line}");
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Extracts the address from the `listening` log line, e.g. `listen=127.0.0.1:40123`.
+fn listen_address(line: &str) -> String {
+    let start = line.find("listen=").expect("the line names the address") + "listen=".len();
+    line[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+fn empty_manifest() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layers.toml");
+    std::fs::write(&path, "# no layers\n").unwrap();
+    (dir, path)
+}
+
+#[test]
+fn sigterm_drains_request_in_flight() {
+    let (_dir, manifest) = empty_manifest();
+    let mut server = Server::start(&manifest);
+    let address = listen_address(&server.wait_for("listening"));
+    server.wait_for("ready layers=");
+
+    // Send the head and half the body, so the request is in flight.
+    let body = br#"{"lat": 45.5, "lon": -73.6}"#;
+    let mut stream = TcpStream::connect(&address).unwrap();
+    let head = format!(
+        "POST /v1/context HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+         x-request-id: drain-test-1\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..10]).unwrap();
+    server.wait_for("drain-test-1");
+
+    server.signal("TERM");
+    server.wait_for("shutting down");
+    stream.write_all(&body[10..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("x-request-id: drain-test-1"),
+        "{response}"
+    );
+    assert!(
+        response.contains(r#""point":{"lat":45.5,"lon":-73.6}"#),
+        "{response}"
+    );
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+}
+
+#[test]
+fn ready_after_loading() {
+    let (_dir, manifest) = empty_manifest();
+    let server = Server::start(&manifest);
+    let address = listen_address(&server.wait_for("listening"));
+    server.wait_for("ready layers=");
+
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /ready HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#"{"status":"ready"}"#), "{response}");
+}
+
+#[test]
+fn missing_manifest_fails() {
+    let output = Command::new(env!("CARGO_BIN_EXE_repere"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--manifest",
+            "/nonexistent/layers.toml",
+        ])
+        .env_remove("REPERE_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/layers.toml"), "{stderr}");
+}
+
+#[test]
+fn bad_listen_flag_is_usage_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_repere"))
+        .args(["serve", "--listen", "localhost"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'localhost'"), "{stderr}");
+}
