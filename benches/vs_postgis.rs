@@ -27,7 +27,11 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool, Row};
 
 const SCHEMA: &str = "repere_bench";
+
+/// Points timed under `cargo bench`; `cargo test` runs the bench without
+/// `--bench` as a quick check that both sides still work.
 const POINTS: usize = 1000;
+const SMOKE_POINTS: usize = 50;
 
 fn main() {
     let url = std::env::var("REPERE_BENCH_DATABASE_URL")
@@ -35,7 +39,8 @@ fn main() {
         .expect("set REPERE_BENCH_DATABASE_URL to a PostGIS database (scripts/postgis start)");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest = Manifest::load(&root.join("data/layers.toml")).expect("data/layers.toml loads");
-    let points = sample_points(POINTS);
+    let count = if std::env::args().any(|a| a == "--bench") { POINTS } else { SMOKE_POINTS };
+    let points = sample_points(count);
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let postgis = runtime.block_on(async {
@@ -49,9 +54,9 @@ fn main() {
     });
     let repere = time_repere(&manifest, &points);
 
-    let per_postgis = postgis.as_secs_f64() * 1e6 / POINTS as f64;
-    let per_repere = repere.as_secs_f64() * 1e6 / POINTS as f64;
-    println!("points: {POINTS}, layers: {}", manifest.layers.len());
+    let per_postgis = postgis.as_secs_f64() * 1e6 / count as f64;
+    let per_repere = repere.as_secs_f64() * 1e6 / count as f64;
+    println!("points: {count}, layers: {}", manifest.layers.len());
     println!("postgis: {per_postgis:.1} µs per context ({:.0}/s)", 1e6 / per_postgis);
     println!("repere:  {per_repere:.2} µs per context ({:.0}/s)", 1e6 / per_repere);
     println!("ratio:   {:.0}x", per_postgis / per_repere);
