@@ -18,11 +18,18 @@
 //!
 //! Both stores keep instants to the microsecond and geometries as 2D WKB,
 //! so a loaded version equals the stored one feature by feature.
+//!
+//! At start-up, [`sync_manifest`] imports the manifest layers whose source
+//! changed and reads the others back. While serving, an instance learns of
+//! activations made elsewhere from [`PgStore::listen`] (PostGIS only), or by
+//! comparing the `active_version` of each [`Store::layers`] entry now and
+//! then.
 
 mod error;
 mod gpkg;
 mod postgis;
 mod record;
+mod sync;
 mod version;
 
 use std::path::Path;
@@ -33,6 +40,7 @@ pub use error::StoreError;
 pub use gpkg::{DEFAULT_FILE_NAME, GpkgStore};
 pub use postgis::{LayerEvent, LayerListener, NOTIFY_CHANNEL, PgStore};
 pub use record::sha256_file;
+pub use sync::{SyncAction, SyncError, SyncedLayer, sync_manifest, sync_manifest_layer};
 pub use version::{Activation, LayerSummary, ManifestVersion, Origin, Page, VersionInfo};
 
 use crate::layer::{Feature, Layer, LayerInfo};
@@ -66,10 +74,18 @@ impl Store {
         origin: Origin,
         source_sha256: &str,
     ) -> Result<VersionInfo, StoreError> {
-        match self {
-            Store::GeoPackage(store) => store.put_version(layer, origin, source_sha256).await,
-            Store::Postgis(store) => store.put_version(layer, origin, source_sha256).await,
-        }
+        let info = match self {
+            Store::GeoPackage(store) => store.put_version(layer, origin, source_sha256).await?,
+            Store::Postgis(store) => store.put_version(layer, origin, source_sha256).await?,
+        };
+        tracing::info!(
+            layer = %info.layer,
+            version = info.version,
+            origin = %info.origin,
+            features = info.feature_count,
+            "layer version stored"
+        );
+        Ok(info)
     }
 
     /// Makes `version` the active version of `layer` and logs who did it.
@@ -80,10 +96,18 @@ impl Store {
         version: u32,
         by: &str,
     ) -> Result<Activation, StoreError> {
-        match self {
-            Store::GeoPackage(store) => store.activate(layer, version, by).await,
-            Store::Postgis(store) => store.activate(layer, version, by).await,
-        }
+        let activation = match self {
+            Store::GeoPackage(store) => store.activate(layer, version, by).await?,
+            Store::Postgis(store) => store.activate(layer, version, by).await?,
+        };
+        tracing::info!(
+            layer,
+            version,
+            previous = ?activation.previous,
+            by,
+            "layer version activated"
+        );
+        Ok(activation)
     }
 
     /// Lists versions of `layer`, newest first.
@@ -91,6 +115,14 @@ impl Store {
         match self {
             Store::GeoPackage(store) => store.versions(layer, page).await,
             Store::Postgis(store) => store.versions(layer, page).await,
+        }
+    }
+
+    /// Returns version `version` of `layer`.
+    pub async fn version(&self, layer: &str, version: u32) -> Result<VersionInfo, StoreError> {
+        match self {
+            Store::GeoPackage(store) => store.version(layer, version).await,
+            Store::Postgis(store) => store.version(layer, version).await,
         }
     }
 

@@ -108,6 +108,15 @@ impl GpkgStore {
         .await
     }
 
+    pub async fn version(&self, layer: &str, version: u32) -> Result<VersionInfo, StoreError> {
+        let name = layer.to_owned();
+        self.run_read(layer, move |ds, path| {
+            tables::select_version(ds, path, &name, version)?
+                .ok_or_else(|| tables::version_not_found(ds, path, &name, version))
+        })
+        .await
+    }
+
     pub async fn active_version(&self, layer: &str) -> Result<Option<VersionInfo>, StoreError> {
         self.version_at(layer, None).await
     }

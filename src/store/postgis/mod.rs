@@ -145,6 +145,14 @@ impl PgStore {
         Ok(versions)
     }
 
+    /// Returns version `version` of `layer`.
+    pub async fn version(&self, layer: &str, version: u32) -> Result<VersionInfo, StoreError> {
+        match rows::select_version(&self.pool, layer, version).await? {
+            Some(info) => Ok(info),
+            None => Err(self.version_not_found(layer, version).await),
+        }
+    }
+
     /// Returns the active version of `layer`, `None` if none was activated.
     pub async fn active_version(&self, layer: &str) -> Result<Option<VersionInfo>, StoreError> {
         self.version_at(layer, None).await
