@@ -66,7 +66,17 @@ struct Summary {
     invalid_time_lines: Vec<u64>,
 }
 
+/// Checks the input header first, so that a wrong column name fails before
+/// the layers load.
 pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
+    let (input, input_len) = open_input(&args.input)?;
+    let mut reader = csv::Reader::from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| input_error(&args.input, e))?
+        .clone();
+    let columns = find_columns(&header, args)?;
+
     let catalog = load_catalog(&config.manifest, args.layers.as_deref())?;
     let started = Utc::now();
     let template = ContextRequest {
@@ -80,13 +90,6 @@ pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
         .map_err(CliError::flag)?
         .layers;
 
-    let (input, input_len) = open_input(&args.input)?;
-    let mut reader = csv::Reader::from_reader(input);
-    let header = reader
-        .headers()
-        .map_err(|e| input_error(&args.input, e))?
-        .clone();
-    let columns = find_columns(&header, args)?;
     let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
     let appended = columns::headers(&catalog, &positions);
     write_row(&mut writer, &header, &appended, args.output.as_deref())?;
