@@ -1,18 +1,105 @@
 //! Reading layer sources through GDAL and PROJ into validated layers.
+//!
+//! [`load_layer`] opens a file (GeoJSON, Shapefile, GeoPackage, CSV with
+//! coordinate columns), applies the manifest's `where` filter, resolves the
+//! source CRS, checks and repairs each geometry with GEOS in that CRS,
+//! reprojects it to WGS84 with PROJ and settles feature ids. A file whose
+//! coordinates do not fit its CRS is rejected as a whole. A feature that
+//! cannot be used is left out and listed in the layer's load report.
 
-use crate::layer::Layer;
+mod cpl;
+pub mod crs;
+mod error;
+mod fields;
+mod geometry;
+mod ids;
+mod open;
+mod read;
+mod srs;
+
+use gdal::vector::LayerAccess;
+
+pub use error::SourceError;
+
+use crate::layer::{Layer, LayerInfo, LoadReport};
 use crate::manifest::LayerSpec;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("cannot read {path}: {message}")]
-    Open { path: String, message: String },
-}
+use read::Reader;
+use srs::SourceCrs;
 
 /// Reads the source file of `spec` into a layer in WGS84.
+///
+/// # Errors
+/// A [`SourceError`] naming the file when it cannot be opened, lacks a
+/// column the spec names, has no known CRS, or contains a coordinate outside
+/// the valid range or the area of use of its CRS.
 pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
-    Err(SourceError::Open {
-        path: spec.path.display().to_string(),
-        message: "not written yet".into(),
-    })
+    let path = spec.path.display().to_string();
+    let dataset = open::open(spec, &path)?;
+    let mut source = open::first_layer(&dataset, &path)?;
+    let mut report = LoadReport {
+        read_count: usize::try_from(source.feature_count()).unwrap_or(usize::MAX),
+        ..LoadReport::default()
+    };
+    if let Some(filter) = &spec.filter {
+        report.filtered_count = open::apply_filter(&mut source, filter, &path)?;
+    }
+
+    let crs = SourceCrs::resolve(&path, spec.crs.as_deref(), source.spatial_ref())?;
+    let transformer = if crs.is_wgs84() {
+        None
+    } else {
+        let built = crs.to_wgs84().map_err(|source| SourceError::Crs {
+            path: path.clone(),
+            source,
+        })?;
+        Some(built)
+    };
+
+    let reader = Reader::new(spec, &path, &crs, transformer, &source)?;
+    let features = reader.read(&mut source, &mut report)?;
+    let layer = Layer::new(layer_info(spec, &crs), features, report);
+    log_report(&layer);
+    Ok(layer)
+}
+
+fn layer_info(spec: &LayerSpec, crs: &SourceCrs) -> LayerInfo {
+    let file_name = spec.path.file_name().unwrap_or(spec.path.as_os_str());
+    LayerInfo {
+        name: spec.name.clone(),
+        kind: spec.kind,
+        source: file_name.to_string_lossy().into_owned(),
+        source_crs: crs.label.clone(),
+        feature_count: 0,
+        bbox: None,
+        invalid_count: 0,
+        synthetic_id_count: 0,
+        attribution: spec.attribution.clone(),
+        licence: spec.licence.clone(),
+    }
+}
+
+/// Logs one warning per layer with what loading changed or left out, and
+/// each case at debug level. Source values are not logged.
+fn log_report(layer: &Layer) {
+    let name = &layer.info.name;
+    let report = &layer.report;
+    let changed = report.invalid.len() + report.synthetic_ids.len() + report.rejected.len();
+    if changed > 0 {
+        tracing::warn!(
+            layer = %name,
+            invalid = report.invalid.len(),
+            synthetic_ids = report.synthetic_ids.len(),
+            rejected = report.rejected.len(),
+            "layer has repaired geometries, synthetic ids or rejected features"
+        );
+    }
+    for invalid in &report.invalid {
+        tracing::debug!(layer = %name, id = %invalid.id, reason = %invalid.reason, "invalid geometry repaired");
+    }
+    for synthetic in &report.synthetic_ids {
+        tracing::debug!(layer = %name, id = %synthetic.id, reason = %synthetic.reason, "synthetic id");
+    }
+    for rejected in &report.rejected {
+        tracing::debug!(layer = %name, fid = rejected.fid, reason = %rejected.reason, "feature rejected");
+    }
 }

@@ -1,0 +1,309 @@
+//! Feature geometries: checked and repaired in their source CRS with GEOS
+//! (through GDAL), then reprojected to WGS84 with PROJ.
+
+use gdal::cpl::CslStringList;
+use gdal::vector::Geometry as OgrGeometry;
+use geo::{Coord, Geometry, MultiPolygon, Polygon};
+
+use super::cpl;
+use super::crs::{AreaOfUse, CrsError, Transformer};
+use super::error::SourceError;
+use super::srs::SourceCrs;
+use crate::layer::LayerKind;
+
+/// How far (degrees) a WGS84 coordinate may lie outside its source CRS's
+/// area of use. EPSG areas follow administrative borders, and data a few
+/// kilometres across one is still read correctly. A wrong CRS puts the
+/// data hundreds of kilometres away or more.
+pub(super) const AREA_OF_USE_MARGIN_DEG: f64 = 0.5;
+
+/// The action [`crate::layer::InvalidGeometry::action`] records for a repaired geometry.
+pub(super) const REPAIR_ACTION: &str = "repaired with GEOS MakeValid in the source CRS";
+
+/// A geometry ready for a layer.
+pub(super) struct Shaped {
+    /// In WGS84 lon/lat; a MultiPolygon for a district layer.
+    pub geometry: Geometry<f64>,
+    /// The GEOS reason when the source geometry was invalid and repaired.
+    pub invalid_reason: Option<String>,
+}
+
+/// A reason a feature's geometry cannot be used.
+pub(super) enum Problem {
+    /// The feature is left out, with this reason in the load report.
+    Reject(String),
+    /// The whole file is rejected: its coordinates do not fit its CRS.
+    Fatal(Box<SourceError>),
+}
+
+impl From<SourceError> for Problem {
+    fn from(error: SourceError) -> Self {
+        Problem::Fatal(Box::new(error))
+    }
+}
+
+/// The context of one feature, for error messages.
+pub(super) struct Site<'a> {
+    pub path: &'a str,
+    pub fid: i64,
+    pub crs: &'a SourceCrs,
+}
+
+/// Checks, repairs and reprojects the geometry of one feature.
+pub(super) fn shape(
+    source: Option<&OgrGeometry>,
+    kind: LayerKind,
+    site: &Site<'_>,
+    transformer: Option<&Transformer>,
+) -> Result<Shaped, Problem> {
+    // For a null geometry, the gdal crate hands out a wrapper of a null pointer.
+    // SAFETY: reads the pointer without dereferencing it.
+    let source = source
+        .filter(|g| !unsafe { g.c_geometry() }.is_null())
+        .ok_or_else(|| Problem::Reject("no geometry (null)".to_owned()))?;
+    if source.is_empty() {
+        return Err(Problem::Reject("empty geometry".to_owned()));
+    }
+    let mut geometry = to_geo(source)?;
+    if site.crs.geographic {
+        check_lon_lat(&geometry, site)?;
+    }
+    let (valid, messages) = cpl::capture(|| source.is_valid());
+    let invalid_reason = (!valid).then(|| invalid_reason(messages));
+    if !valid {
+        geometry = repair(source)?;
+    }
+    if kind == LayerKind::District {
+        geometry = polygonal(geometry)?;
+    }
+    if let Some(transformer) = transformer {
+        reproject(&mut geometry, transformer, site)?;
+    }
+    Ok(Shaped {
+        geometry,
+        invalid_reason,
+    })
+}
+
+fn to_geo(source: &OgrGeometry) -> Result<Geometry<f64>, Problem> {
+    source.to_geo().map_err(|e| {
+        let name = source.geometry_name();
+        Problem::Reject(format!("unsupported geometry type {name}: {e}"))
+    })
+}
+
+/// Joins the GEOS messages into a reason, e.g. "Self-intersection at or near
+/// point 496749.2 181018.4".
+fn invalid_reason(messages: Vec<String>) -> String {
+    if messages.is_empty() {
+        "invalid according to GEOS, which gave no reason".to_owned()
+    } else {
+        messages.join("; ")
+    }
+}
+
+/// Repairs with GEOS MakeValid (`OGR_G_MakeValidEx`, default LINEWORK
+/// method), the algorithm PostGIS 3.3 `ST_MakeValid` uses.
+fn repair(source: &OgrGeometry) -> Result<Geometry<f64>, Problem> {
+    let (repaired, messages) = cpl::capture(|| source.make_valid(&CslStringList::new()));
+    match repaired {
+        Ok(repaired) if !repaired.is_empty() => to_geo(&repaired),
+        Ok(_) => Err(Problem::Reject(
+            "invalid, and empty once repaired".to_owned(),
+        )),
+        Err(e) => Err(Problem::Reject(format!(
+            "invalid, and GEOS MakeValid failed: {}",
+            if messages.is_empty() {
+                e.to_string()
+            } else {
+                messages.join("; ")
+            }
+        ))),
+    }
+}
+
+/// Keeps the polygonal part of a district geometry, as a MultiPolygon.
+fn polygonal(geometry: Geometry<f64>) -> Result<Geometry<f64>, Problem> {
+    let kind = geometry_kind(&geometry);
+    let mut polygons = Vec::new();
+    collect_polygons(geometry, &mut polygons);
+    polygons.retain(|p| p.exterior().0.len() >= 4);
+    if polygons.is_empty() {
+        return Err(Problem::Reject(format!(
+            "a district must be a Polygon or MultiPolygon, found {kind} with no polygonal part"
+        )));
+    }
+    Ok(Geometry::MultiPolygon(MultiPolygon(polygons)))
+}
+
+fn collect_polygons(geometry: Geometry<f64>, out: &mut Vec<Polygon<f64>>) {
+    match geometry {
+        Geometry::Polygon(p) => out.push(p),
+        Geometry::MultiPolygon(mp) => out.extend(mp.0),
+        Geometry::Rect(r) => out.push(r.to_polygon()),
+        Geometry::Triangle(t) => out.push(t.to_polygon()),
+        Geometry::GeometryCollection(gc) => {
+            for g in gc.0 {
+                collect_polygons(g, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn geometry_kind(geometry: &Geometry<f64>) -> &'static str {
+    match geometry {
+        Geometry::Point(_) => "Point",
+        Geometry::Line(_) => "Line",
+        Geometry::LineString(_) => "LineString",
+        Geometry::Polygon(_) => "Polygon",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+        Geometry::Rect(_) => "Rect",
+        Geometry::Triangle(_) => "Triangle",
+    }
+}
+
+/// Rejects the file when a coordinate of a geographic CRS is no longitude
+/// or latitude, as when projected metres sit in a GeoJSON read as WGS84.
+fn check_lon_lat(geometry: &Geometry<f64>, site: &Site<'_>) -> Result<(), Problem> {
+    use geo::CoordsIter;
+
+    let bad = geometry.coords_iter().find(|c| !is_lon_lat(c.x, c.y));
+    match bad {
+        None => Ok(()),
+        Some(c) => Err(SourceError::OutOfRange {
+            path: site.path.to_owned(),
+            fid: site.fid,
+            x: c.x,
+            y: c.y,
+            crs: site.crs.label.clone(),
+            hint: projected_hint(c),
+        }
+        .into()),
+    }
+}
+
+fn is_lon_lat(x: f64, y: f64) -> bool {
+    (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y)
+}
+
+fn projected_hint(c: Coord<f64>) -> String {
+    let looks_projected = c.x.abs() > 1000.0 || c.y.abs() > 1000.0;
+    let what = if looks_projected {
+        "The values look like projected metres or feet"
+    } else {
+        "The values are no longitude/latitude"
+    };
+    format!(
+        "{what}: GeoJSON without a `crs` member is read as WGS84 (RFC 7946), so set `crs` \
+         in the manifest to the CRS the coordinates are in, e.g. crs = \"EPSG:32618\" for \
+         UTM zone 18N or crs = \"EPSG:32188\" for MTM zone 8"
+    )
+}
+
+/// Transforms every coordinate in one PROJ call, then checks that each
+/// lands in range and in the source CRS's area of use.
+fn reproject(
+    geometry: &mut Geometry<f64>,
+    transformer: &Transformer,
+    site: &Site<'_>,
+) -> Result<(), Problem> {
+    let mut source = Vec::new();
+    visit_coords(geometry, &mut |c| source.push(*c));
+    let mut target = source.clone();
+    transformer
+        .transform_coords(&mut target)
+        .map_err(|e| not_transformed(e, site))?;
+    for (from, to) in source.iter().zip(&target) {
+        check_target(*from, *to, site)?;
+    }
+    let mut transformed = target.into_iter();
+    visit_coords(geometry, &mut |c| {
+        if let Some(to) = transformed.next() {
+            *c = to;
+        }
+    });
+    Ok(())
+}
+
+fn not_transformed(error: CrsError, site: &Site<'_>) -> Problem {
+    let (x, y, message) = match error {
+        CrsError::Transform { x, y, message, .. } => (x, y, message),
+        other => (f64::NAN, f64::NAN, other.to_string()),
+    };
+    SourceError::NotTransformed {
+        path: site.path.to_owned(),
+        fid: site.fid,
+        x,
+        y,
+        crs: site.crs.label.clone(),
+        message,
+    }
+    .into()
+}
+
+fn check_target(from: Coord<f64>, to: Coord<f64>, site: &Site<'_>) -> Result<(), Problem> {
+    let area = site.crs.area.unwrap_or(AreaOfUse {
+        west: -180.0,
+        south: -90.0,
+        east: 180.0,
+        north: 90.0,
+    });
+    if is_lon_lat(to.x, to.y) && area.contains(to.x, to.y, AREA_OF_USE_MARGIN_DEG) {
+        return Ok(());
+    }
+    Err(SourceError::OutsideAreaOfUse {
+        path: site.path.to_owned(),
+        fid: site.fid,
+        x: from.x,
+        y: from.y,
+        crs: site.crs.label.clone(),
+        lon: to.x,
+        lat: to.y,
+        area: area.to_string(),
+    }
+    .into())
+}
+
+/// Calls `f` on every coordinate of `geometry`, always in the same order,
+/// so that a second pass can write back what a first pass read.
+fn visit_coords(geometry: &mut Geometry<f64>, f: &mut impl FnMut(&mut Coord<f64>)) {
+    match geometry {
+        Geometry::Point(p) => f(&mut p.0),
+        Geometry::Line(l) => {
+            f(&mut l.start);
+            f(&mut l.end);
+        }
+        Geometry::LineString(ls) => ls.0.iter_mut().for_each(f),
+        Geometry::Polygon(p) => visit_polygon(p, f),
+        Geometry::MultiPoint(mp) => mp.0.iter_mut().for_each(|p| f(&mut p.0)),
+        Geometry::MultiLineString(mls) => {
+            for ls in mls.0.iter_mut() {
+                ls.0.iter_mut().for_each(&mut *f);
+            }
+        }
+        Geometry::MultiPolygon(mp) => mp.0.iter_mut().for_each(|p| visit_polygon(p, f)),
+        Geometry::GeometryCollection(gc) => gc.0.iter_mut().for_each(|g| visit_coords(g, f)),
+        // GDAL's conversion yields neither; as polygons, each corner is reprojected.
+        Geometry::Rect(r) => {
+            *geometry = Geometry::Polygon(r.to_polygon());
+            visit_coords(geometry, f);
+        }
+        Geometry::Triangle(t) => {
+            *geometry = Geometry::Polygon(t.to_polygon());
+            visit_coords(geometry, f);
+        }
+    }
+}
+
+fn visit_polygon(polygon: &mut Polygon<f64>, f: &mut impl FnMut(&mut Coord<f64>)) {
+    polygon.exterior_mut(|ring| ring.0.iter_mut().for_each(&mut *f));
+    polygon.interiors_mut(|rings| {
+        for ring in rings {
+            ring.0.iter_mut().for_each(&mut *f);
+        }
+    });
+}

@@ -1,0 +1,146 @@
+//! Opening a source file through GDAL with the options its format needs.
+
+use std::path::Path;
+
+use gdal::vector::{Layer, LayerAccess};
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+
+use super::cpl;
+use super::error::SourceError;
+use crate::manifest::LayerSpec;
+
+/// The source formats that need options to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Shapefile,
+    /// Comma-separated values with coordinate columns, including GTFS
+    /// `stops.txt`.
+    Csv,
+    /// Any other format GDAL recognises: GeoJSON, GeoPackage…
+    Other,
+}
+
+fn format_of(spec: &LayerSpec) -> Format {
+    let extension = spec
+        .path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("shp" | "dbf") => Format::Shapefile,
+        Some("csv" | "tsv" | "txt") => Format::Csv,
+        _ if spec.x_field.is_some() => Format::Csv,
+        _ => Format::Other,
+    }
+}
+
+/// Opens the source of `spec` read-only, as a vector dataset.
+///
+/// # Errors
+/// [`SourceError::Open`] when GDAL cannot open it, and the option errors
+/// [`SourceError::EncodingNotApplicable`] and [`SourceError::CsvColumns`].
+pub(super) fn open(spec: &LayerSpec, path: &str) -> Result<Dataset, SourceError> {
+    let format = format_of(spec);
+    let options = open_options(spec, format, path)?;
+    let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
+    let target = gdal_path(&spec.path, format);
+    let dataset_options = DatasetOptions {
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        open_options: Some(&option_refs),
+        ..Default::default()
+    };
+    if !spec.path.is_file() {
+        return Err(SourceError::Open {
+            path: path.to_owned(),
+            message: "no such file; `path` in the manifest is relative to the manifest".to_owned(),
+        });
+    }
+    let (opened, messages) = cpl::capture(|| Dataset::open_ex(&target, dataset_options));
+    opened.map_err(|_| SourceError::Open {
+        path: path.to_owned(),
+        message: if messages.is_empty() {
+            "GDAL recognises no vector format in it".to_owned()
+        } else {
+            messages.join("; ")
+        },
+    })
+}
+
+/// Returns the name GDAL opens. The CSV driver recognises `.csv` and `.tsv`
+/// only, so other names such as GTFS `stops.txt` get the `CSV:` prefix.
+fn gdal_path(path: &Path, format: Format) -> String {
+    let text = path.display().to_string();
+    let is_csv_name = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"));
+    if format == Format::Csv && !is_csv_name {
+        format!("CSV:{text}")
+    } else {
+        text
+    }
+}
+
+fn open_options(spec: &LayerSpec, format: Format, path: &str) -> Result<Vec<String>, SourceError> {
+    let mut options = Vec::new();
+    if let Some(encoding) = &spec.encoding {
+        if format != Format::Shapefile {
+            return Err(SourceError::EncodingNotApplicable {
+                path: path.to_owned(),
+                encoding: encoding.clone(),
+            });
+        }
+        // Overrides the .cpg file and the DBF language byte.
+        options.push(format!("ENCODING={encoding}"));
+    }
+    if format == Format::Csv {
+        let (Some(x), Some(y)) = (&spec.x_field, &spec.y_field) else {
+            return Err(SourceError::CsvColumns {
+                path: path.to_owned(),
+            });
+        };
+        options.push(format!("X_POSSIBLE_NAMES={x}"));
+        options.push(format!("Y_POSSIBLE_NAMES={y}"));
+        options.push("KEEP_GEOM_COLUMNS=YES".to_owned());
+    }
+    Ok(options)
+}
+
+/// Returns the first layer of `dataset`, the one read from a GeoPackage or
+/// other multi-layer source.
+pub(super) fn first_layer<'a>(dataset: &'a Dataset, path: &str) -> Result<Layer<'a>, SourceError> {
+    if dataset.layer_count() == 0 {
+        return Err(SourceError::NoLayer {
+            path: path.to_owned(),
+        });
+    }
+    dataset.layer(0).map_err(|e| SourceError::Open {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Applies the manifest's `where` filter and returns how many features it
+/// leaves out.
+pub(super) fn apply_filter(
+    layer: &mut Layer<'_>,
+    filter: &str,
+    path: &str,
+) -> Result<usize, SourceError> {
+    let before = layer.feature_count();
+    let (applied, messages) = cpl::capture(|| layer.set_attribute_filter(filter));
+    applied.map_err(|e| SourceError::Filter {
+        path: path.to_owned(),
+        filter: filter.to_owned(),
+        message: gdal_message(e, messages),
+    })?;
+    let after = layer.feature_count();
+    Ok(usize::try_from(before.saturating_sub(after)).unwrap_or(usize::MAX))
+}
+
+/// GDAL's own explanation when it gave one, else the crate's error.
+fn gdal_message(error: gdal::errors::GdalError, messages: Vec<String>) -> String {
+    if messages.is_empty() {
+        error.to_string()
+    } else {
+        messages.join("; ")
+    }
+}
