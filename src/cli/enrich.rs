@@ -69,43 +69,79 @@ struct Summary {
 /// Checks the input header first, so that a wrong column name fails before
 /// the layers load.
 pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
-    let (input, input_len) = open_input(&args.input)?;
-    let mut reader = csv::Reader::from_reader(input);
-    let header = reader
-        .headers()
-        .map_err(|e| input_error(&args.input, e))?
-        .clone();
-    let columns = find_columns(&header, args)?;
-
+    let input = Input::open(args)?;
     let catalog = load_catalog(&config.manifest, args.layers.as_deref())?;
     let started = Utc::now();
+    let (template, positions) = request_template(args, &catalog, started)?;
+
+    let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
+    let appended = columns::headers(&catalog, &positions);
+    write_row(
+        &mut writer,
+        &input.header,
+        &appended,
+        args.output.as_deref(),
+    )?;
+
+    let progress = progress_bar(input.len);
+    let rows = Rows {
+        catalog: &catalog,
+        template: &template,
+        columns: &input.columns,
+        started,
+        appended: appended.len(),
+    };
+    let mut reader = input.reader;
+    let summary = rows.copy(&mut reader, &mut writer, args, &progress)?;
+    progress.finish_and_clear();
+    eprintln!("{}", summary.describe());
+    Ok(())
+}
+
+/// The input CSV once its header is read and checked.
+struct Input {
+    reader: csv::Reader<Box<dyn Read>>,
+    header: StringRecord,
+    columns: Columns,
+    /// Size in bytes, when the input is a file.
+    len: Option<u64>,
+}
+
+impl Input {
+    fn open(args: &EnrichArgs) -> Result<Input, CliError> {
+        let (source, len) = open_input(&args.input)?;
+        let mut reader = csv::Reader::from_reader(source);
+        let header = reader
+            .headers()
+            .map_err(|e| input_error(&args.input, e))?
+            .clone();
+        let columns = find_columns(&header, args)?;
+        Ok(Input {
+            reader,
+            header,
+            columns,
+            len,
+        })
+    }
+}
+
+/// Builds the request shared by every row and checks its radius, limit and
+/// layers. Returns it with the positions of the requested layers.
+fn request_template(
+    args: &EnrichArgs,
+    catalog: &Catalog,
+    started: DateTime<Utc>,
+) -> Result<(ContextRequest, Vec<usize>), CliError> {
     let template = ContextRequest {
         radius_m: args.radius_m,
         limit: args.limit,
         layers: args.layers.clone(),
         ..ContextRequest::default()
     };
-    let positions = template
-        .validate(&catalog, started)
-        .map_err(CliError::flag)?
-        .layers;
-
-    let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
-    let appended = columns::headers(&catalog, &positions);
-    write_row(&mut writer, &header, &appended, args.output.as_deref())?;
-
-    let progress = progress_bar(input_len);
-    let rows = Rows {
-        catalog: &catalog,
-        template: &template,
-        columns: &columns,
-        started,
-        appended: appended.len(),
-    };
-    let summary = rows.copy(&mut reader, &mut writer, args, &progress)?;
-    progress.finish_and_clear();
-    eprintln!("{}", summary.describe());
-    Ok(())
+    let query = template
+        .validate(catalog, started)
+        .map_err(CliError::flag)?;
+    Ok((template, query.layers))
 }
 
 /// The shared inputs of every row's context query.

@@ -154,8 +154,11 @@ fn init_logging(config: &Config) -> Result<(), CliError> {
 
 fn serve(config: &Config) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Serve(ServeError::Io(e)))?;
-    runtime.block_on(crate::http::serve(config))?;
-    Ok(())
+    let served = runtime.block_on(crate::http::serve(config));
+    // A signal during loading leaves the loading thread running: exit
+    // without waiting for it.
+    runtime.shutdown_background();
+    Ok(served?)
 }
 
 /// Loads the manifest's layers, or only those named in `only`.

@@ -134,3 +134,30 @@ impl<B> OnResponse<B> for RequestFinished {
         tracing::info!("request finished");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn panic_detail_not_sent() {
+        let response = panic_response(Box::new("index 7 out of range in /srv/secret.rs"));
+        assert_eq!(response.status(), 500);
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("secret"), "{message}");
+        assert!(message.contains("X-Request-Id"), "{message}");
+        assert_eq!(body["error"]["status"], 500);
+    }
+
+    #[test]
+    fn request_id_rules() {
+        assert!(is_valid_request_id(b"a1-B2_c.d:e/f"));
+        assert!(is_valid_request_id(&[b'x'; 128]));
+        assert!(!is_valid_request_id(&[b'x'; 129]));
+        assert!(!is_valid_request_id(b""));
+        assert!(!is_valid_request_id(b"a b"));
+        assert!(!is_valid_request_id("é".as_bytes()));
+    }
+}

@@ -36,8 +36,8 @@ pub enum ServeError {
 /// Listens on `config.listen` and loads the manifest's layers meanwhile
 /// (`/health` returns 200 and `/ready` 503 until they are loaded), then
 /// serves until SIGTERM or Ctrl-C. On a signal it stops accepting connections and returns once the
-/// requests in flight have completed. A layer that fails to load stops
-/// the server with an error.
+/// requests in flight have completed, even while layers are still loading.
+/// A layer that fails to load stops the server with an error.
 pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let manifest = Manifest::load(&config.manifest)?;
     if !manifest.unknown_keys.is_empty() {
@@ -56,9 +56,16 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let (stop, stopped) = watch::channel(false);
     let server =
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown(stopped));
-    let server = tokio::spawn(async move { server.await });
+    let mut server = tokio::spawn(async move { server.await });
 
-    let loaded = load(manifest, &state).await;
+    let loaded = tokio::select! {
+        loaded = load(manifest, &state) => loaded,
+        stopped = &mut server => {
+            stopped??;
+            tracing::info!("server stopped before the layers were loaded");
+            return Ok(());
+        }
+    };
     if loaded.is_err() {
         let _ = stop.send(true);
     }
