@@ -2,11 +2,12 @@
 
 mod store_support;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use repere::layer::LayerKind;
-use repere::store::{LayerEvent, LayerSummary, Origin, Page, Store};
+use repere::store::{ActiveVersionWatcher, LayerEvent, LayerSummary, Origin, Page, Store};
 use store_support::{assert_same_features, backends, districts_layer, mixed_layer, works_layer};
 
 const HASH_1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
@@ -321,5 +322,55 @@ async fn postgis_activation_notifies_listeners() {
             .expect("a notice within 60 s")
             .unwrap();
         assert_eq!(event, LayerEvent::Activated("works".to_owned()));
+    }
+}
+
+/// A watcher returns a layer activated through another store handle, as
+/// another instance would activate it.
+#[tokio::test]
+async fn watcher_returns_activated_layer() {
+    for backend in backends("watch").await {
+        let label = backend.label();
+        let store = backend.open().await;
+        let v2_layer = districts_layer("districts", "b");
+        store
+            .put_version(&districts_layer("districts", "a"), Origin::Manifest, HASH_1)
+            .await
+            .unwrap();
+        store
+            .put_version(&v2_layer, Origin::Import, HASH_2)
+            .await
+            .unwrap();
+        store.activate("districts", 1, "start-up").await.unwrap();
+
+        // With PostGIS, the periodic check is an hour away, so only the
+        // NOTIFY can wake the watcher.
+        let poll = match store {
+            Store::GeoPackage(_) => Duration::from_millis(10),
+            Store::Postgis(_) => Duration::from_secs(3600),
+        };
+        let known = HashMap::from([("districts".to_owned(), 1)]);
+        let mut watcher = ActiveVersionWatcher::new(backend.open().await, known, poll)
+            .await
+            .unwrap();
+        backend
+            .open()
+            .await
+            .activate("districts", 2, "alice")
+            .await
+            .unwrap();
+
+        let changed = tokio::time::timeout(Duration::from_secs(60), watcher.next_change())
+            .await
+            .expect("a change within 60 s")
+            .unwrap();
+        assert_eq!(changed.len(), 1, "{label}: changed layers");
+        assert_eq!(changed[0].version.version, 2, "{label}: new active version");
+        assert_eq!(
+            changed[0].version.activated_by.as_deref(),
+            Some("alice"),
+            "{label}: activated by"
+        );
+        assert_same_features(label, &v2_layer, &changed[0].layer);
     }
 }

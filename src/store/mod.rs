@@ -20,10 +20,9 @@
 //! so a loaded version equals the stored one feature by feature.
 //!
 //! At start-up, [`sync_manifest`] imports the manifest layers whose source
-//! changed and reads the others back. While serving, an instance learns of
-//! activations made elsewhere from [`PgStore::listen`] (PostGIS only), or by
-//! comparing the `active_version` of each [`Store::layers`] entry now and
-//! then.
+//! changed and reads the others back. While serving, [`ActiveVersionWatcher`]
+//! returns the layers activated elsewhere, told by `NOTIFY` (PostGIS) or
+//! found by a periodic check.
 
 mod error;
 mod gpkg;
@@ -31,6 +30,7 @@ mod postgis;
 mod record;
 mod sync;
 mod version;
+mod watch;
 
 use std::path::Path;
 
@@ -42,6 +42,7 @@ pub use postgis::{LayerEvent, LayerListener, NOTIFY_CHANNEL, PgStore};
 pub use record::sha256_file;
 pub use sync::{SyncAction, SyncError, SyncedLayer, sync_manifest, sync_manifest_layer};
 pub use version::{Activation, LayerSummary, ManifestVersion, Origin, Page, VersionInfo};
+pub use watch::{ActiveLayer, ActiveVersionWatcher};
 
 use crate::layer::{Feature, Layer, LayerInfo};
 use crate::manifest::validate_layer_name;

@@ -56,7 +56,6 @@ pub(super) fn write(
     for feature in &layer.features {
         write_feature(&target, path, name, feature)?;
     }
-    drop(target);
     tables::mark_complete(&tx, path, name, version)?;
     tx.commit().map_err(gdal_error(path, operation))
 }
