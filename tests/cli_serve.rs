@@ -74,6 +74,20 @@ fn listen_address(line: &str) -> String {
     line[start..].split_whitespace().next().unwrap().to_owned()
 }
 
+/// Returns the manifest of the default layers: real Laval and Montréal data.
+fn data_manifest() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/layers.toml")
+}
+
+/// Sends one HTTP/1.1 request with `connection: close` and returns the raw response.
+fn exchange(address: &str, request_head: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request_head.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 fn empty_manifest() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("layers.toml");
@@ -81,15 +95,16 @@ fn empty_manifest() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
+/// Montréal city hall is in the Ville-Marie borough, as the borough file's
+/// own polygons place it (its boundary is over 1 km away).
 #[test]
 fn sigterm_drains_request_in_flight() {
-    let (_dir, manifest) = empty_manifest();
-    let mut server = Server::start(&manifest);
+    let mut server = Server::start(&data_manifest());
     let address = listen_address(&server.wait_for("listening"));
     server.wait_for("ready layers=");
 
     // Send the head and half the body, so the request is in flight.
-    let body = br#"{"lat": 45.5, "lon": -73.6}"#;
+    let body = br#"{"lat": 45.5088, "lon": -73.5542, "layers": ["montreal_boroughs"]}"#;
     let mut stream = TcpStream::connect(&address).unwrap();
     let head = format!(
         "POST /v1/context HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
@@ -111,12 +126,39 @@ fn sigterm_drains_request_in_flight() {
         response.contains("x-request-id: drain-test-1"),
         "{response}"
     );
-    assert!(
-        response.contains(r#""point":{"lat":45.5,"lon":-73.6}"#),
-        "{response}"
-    );
+    assert!(response.contains(r#""name":"Ville-Marie""#), "{response}");
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+}
+
+#[test]
+fn default_data_layers_served() {
+    let manifest_text = std::fs::read_to_string(data_manifest()).unwrap();
+    let manifest: toml::Value = toml::from_str(&manifest_text).unwrap();
+    let expected: Vec<&str> = manifest["layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["name"].as_str().unwrap())
+        .collect();
+
+    let server = Server::start(&data_manifest());
+    let address = listen_address(&server.wait_for("listening"));
+    server.wait_for("ready layers=");
+    let response = exchange(
+        &address,
+        "GET /v1/layers HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body = &response[response.find("\r\n\r\n").unwrap() + 4..];
+    let listed: serde_json::Value = serde_json::from_str(body).unwrap();
+    let names: Vec<&str> = listed["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, expected, "every manifest layer, in manifest order");
 }
 
 #[test]
@@ -126,12 +168,10 @@ fn ready_after_loading() {
     let address = listen_address(&server.wait_for("listening"));
     server.wait_for("ready layers=");
 
-    let mut stream = TcpStream::connect(&address).unwrap();
-    stream
-        .write_all(b"GET /ready HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = exchange(
+        &address,
+        "GET /ready HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n",
+    );
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#"{"status":"ready"}"#), "{response}");
 }

@@ -59,6 +59,7 @@ fn describe(text: &mut String, layer: &Layer) {
             invalid.id, invalid.reason, invalid.action
         );
     }
+    more(text, report.invalid.len(), "invalid geometries");
     for synthetic in report.synthetic_ids.iter().take(LISTED) {
         let source = synthetic.source_value.as_deref().unwrap_or("none");
         let _ = writeln!(
@@ -67,10 +68,19 @@ fn describe(text: &mut String, layer: &Layer) {
             synthetic.id, synthetic.reason
         );
     }
+    more(text, report.synthetic_ids.len(), "synthetic ids");
     for rejected in report.rejected.iter().take(LISTED) {
         let _ = writeln!(text, "  rejected FID {}: {}", rejected.fid, rejected.reason);
     }
+    more(text, report.rejected.len(), "rejected features");
     let attribution = info.attribution.as_deref().unwrap_or("none");
     let licence = info.licence.as_deref().unwrap_or("none");
     let _ = writeln!(text, "  attribution: {attribution}; licence: {licence}");
+}
+
+/// Notes how many entries of a report list were not printed.
+fn more(text: &mut String, count: usize, what: &str) {
+    if count > LISTED {
+        text.push_str(&format!("  … and {} more {what}\n", count - LISTED));
+    }
 }
