@@ -429,3 +429,57 @@ fn missing_manifest_names_path() {
         text(&output.stderr)
     );
 }
+
+/// Runs `repere layers` with the config file `repere.toml` of the fixture's
+/// folder, the environment `env` and the flags `args`.
+fn layers_with_config(fixture: &Fixture, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let config = fixture.dir.path().join("repere.toml");
+    std::fs::write(
+        &config,
+        "manifest = \"layers.toml\"\nlog_filter = \"warn\"\nlistn = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_repere"))
+        .arg("layers")
+        .args(args)
+        .env("REPERE_CONFIG", &config)
+        .env_remove("REPERE_MANIFEST")
+        .env_remove("REPERE_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn config_file_names_manifest() {
+    let fixture = fixture();
+    let output = layers_with_config(&fixture, &[], &[]);
+    assert_success(&output);
+    assert!(text(&output.stdout).contains("boroughs (district): 34 features"));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("unknown config keys ignored"), "{stderr}");
+    assert!(stderr.contains("listn"), "{stderr}");
+}
+
+#[test]
+fn environment_overrides_config_file() {
+    let fixture = fixture();
+    let output = layers_with_config(
+        &fixture,
+        &[("REPERE_MANIFEST", "/nonexistent/env.toml")],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("/nonexistent/env.toml"), "{stderr}");
+}
+
+#[test]
+fn flag_overrides_environment() {
+    let fixture = fixture();
+    let manifest = fixture.manifest.to_str().unwrap();
+    let env = [("REPERE_MANIFEST", "/nonexistent/env.toml")];
+    let output = layers_with_config(&fixture, &env, &["--manifest", manifest]);
+    assert_success(&output);
+    assert!(text(&output.stdout).contains("stops (asset): 8869 features"));
+}

@@ -331,6 +331,27 @@ async fn bad_at_rejected() {
 }
 
 #[tokio::test]
+async fn unencoded_plus_in_at_explained() {
+    let base = serve_catalog().await;
+    let error = error_of(
+        get(&base, "lat=45.5&lon=-73.6&at=2026-12-04T10:30:00+05:00").await,
+        400,
+    )
+    .await;
+    assert_names(&error, "at", "\"2026-12-04T10:30:00 05:00\"");
+    assert_names(&error, "at", "write the + of an offset as %2B");
+}
+
+#[tokio::test]
+async fn encoded_plus_in_at_accepted() {
+    let base = serve_catalog().await;
+    let response = get(&base, "lat=45.5&lon=-73.6&at=2026-12-04T10:30:00%2B05:00").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["at"], "2026-12-04T10:30:00+05:00");
+}
+
+#[tokio::test]
 async fn malformed_json_rejected() {
     let base = serve_catalog().await;
     let error = error_of(post_raw(&base, "/v1/context", "{\"lat\": 45.5,").await, 400).await;

@@ -51,7 +51,22 @@ pub async fn get_context(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let request: ContextRequest = parse::query(query.as_deref().unwrap_or(""))?;
-    context_of_one(&state, &request)
+    context_of_one(&state, &request).map_err(|e| hint_encoded_plus(e, &request))
+}
+
+/// Adds the likely fix to an `at` error when the value contains a space,
+/// because a query string decodes an unencoded `+`, as in `+05:00`, to a space.
+fn hint_encoded_plus(error: ApiError, request: &ContextRequest) -> ApiError {
+    let has_space = request.at.as_deref().is_some_and(|at| at.contains(' '));
+    match error {
+        ApiError::InvalidField(mut invalid) if invalid.field == "at" && has_space => {
+            invalid
+                .message
+                .push_str("; in a query string, write the + of an offset as %2B");
+            ApiError::InvalidField(invalid)
+        }
+        other => other,
+    }
 }
 
 /// The contexts of many points, in request order. The whole batch fails when
