@@ -236,6 +236,28 @@ fn missing_ids_made_synthetic() {
     );
 }
 
+/// GDAL turns integer GeoJSON `id` members into feature ids, not columns.
+#[test]
+fn geojson_id_members_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let collection = json!({ "type": "FeatureCollection", "features": [
+        { "type": "Feature", "id": 7, "geometry": point(-73.75, 45.56), "properties": { "nom": "Seven" } },
+        { "type": "Feature", "id": 9, "geometry": point(-73.76, 45.56), "properties": { "nom": "Nine" } }
+    ] });
+    fs::write(dir.path().join("members.geojson"), collection.to_string()).unwrap();
+    let body = "name = \"members\"\nkind = \"asset\"\npath = \"members.geojson\"\n\
+                id_field = \"id\"\nname_field = \"nom\"\n";
+    let layer = load_layer(&spec(dir.path(), body)).unwrap();
+
+    let ids: Vec<&str> = layer.features.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["7", "9"]);
+    assert!(
+        layer.report.synthetic_ids.is_empty(),
+        "{:?}",
+        layer.report.synthetic_ids
+    );
+}
+
 /// A self-intersecting bow tie in MTM zone 8 is repaired in metres, then
 /// reprojected: GEOS MakeValid splits it into two triangles, as PostGIS
 /// `ST_MakeValid('POLYGON((0 0,10 10,0 10,10 0,0 0))')` does.

@@ -10,8 +10,9 @@ use serde_json::{Map, Number, Value};
 pub(super) struct Columns {
     names: Vec<String>,
     types: Vec<OGRFieldType::Type>,
-    /// The column GDAL reads feature ids from (a GeoJSON `id`, a GeoPackage
-    /// primary key), when the driver names one.
+    /// The column GDAL reads feature ids from (a GeoPackage primary key, a
+    /// GeoJSON `id` property), when the driver names one, else `id` for
+    /// GeoJSON, whose integer `id` members become feature ids.
     fid_column: Option<String>,
 }
 
@@ -23,7 +24,7 @@ pub(super) enum IdSource {
 }
 
 impl Columns {
-    pub fn of_layer(layer: &impl LayerAccess) -> Columns {
+    pub fn of_layer(layer: &impl LayerAccess, driver: &str) -> Columns {
         let (names, types) = layer
             .defn()
             .fields()
@@ -35,10 +36,12 @@ impl Columns {
             let text = gdal_sys::OGR_L_GetFIDColumn(layer.c_layer());
             (!text.is_null()).then(|| CStr::from_ptr(text).to_string_lossy().into_owned())
         };
+        let fid_column = fid_column.filter(|name| !name.is_empty());
+        let fid_column = fid_column.or_else(|| (driver == "GeoJSON").then(|| "id".to_owned()));
         Columns {
             names,
             types,
-            fid_column: fid_column.filter(|name| !name.is_empty()),
+            fid_column,
         }
     }
 

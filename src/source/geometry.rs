@@ -68,7 +68,9 @@ pub(super) fn shape(
     if site.crs.geographic {
         check_lon_lat(&geometry, site)?;
     }
-    let (valid, messages) = cpl::capture(|| source.is_valid());
+    // A point with finite coordinates is always valid: skip the GEOS call.
+    let is_points = matches!(geometry, Geometry::Point(_) | Geometry::MultiPoint(_));
+    let (valid, messages) = cpl::capture(|| is_points || source.is_valid());
     let invalid_reason = (!valid).then(|| invalid_reason(messages));
     if !valid {
         geometry = repair(source)?;
@@ -192,13 +194,13 @@ fn is_lon_lat(x: f64, y: f64) -> bool {
 
 fn projected_hint(c: Coord<f64>) -> String {
     let looks_projected = c.x.abs() > 1000.0 || c.y.abs() > 1000.0;
-    let what = if looks_projected {
+    let finding = if looks_projected {
         "The values look like projected metres or feet"
     } else {
         "The values are no longitude/latitude"
     };
     format!(
-        "{what}: GeoJSON without a `crs` member is read as WGS84 (RFC 7946), so set `crs` \
+        "{finding}: GeoJSON without a `crs` member is read as WGS84 (RFC 7946), so set `crs` \
          in the manifest to the CRS the coordinates are in, e.g. crs = \"EPSG:32618\" for \
          UTM zone 18N or crs = \"EPSG:32188\" for MTM zone 8"
     )
@@ -245,6 +247,10 @@ fn not_transformed(error: CrsError, site: &Site<'_>) -> Problem {
     .into()
 }
 
+/// Rejects the file when a reprojected coordinate is no longitude/latitude
+/// or lies outside the source CRS's area of use widened by
+/// [`AREA_OF_USE_MARGIN_DEG`]. Every coordinate must fit, which is stricter
+/// than an overlap of the layer's bbox with the area.
 fn check_target(from: Coord<f64>, to: Coord<f64>, site: &Site<'_>) -> Result<(), Problem> {
     let area = site.crs.area.unwrap_or(AreaOfUse {
         west: -180.0,

@@ -55,7 +55,8 @@ pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
         Some(built)
     };
 
-    let reader = Reader::new(spec, &path, &crs, transformer, &source)?;
+    let driver = dataset.driver().short_name();
+    let reader = Reader::new(spec, &path, &crs, transformer, &source, &driver)?;
     let features = reader.read(&mut source, &mut report)?;
     let layer = Layer::new(layer_info(spec, &crs), features, report);
     log_report(&layer);

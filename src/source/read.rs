@@ -43,7 +43,8 @@ struct Draft {
 }
 
 impl<'a> Reader<'a> {
-    /// Resolves the columns the spec names.
+    /// Resolves the columns the spec names in `layer`, read by GDAL driver
+    /// `driver` (its short name, such as `GeoJSON`).
     ///
     /// # Errors
     /// [`SourceError::MissingField`] for a column the layer lacks.
@@ -53,8 +54,9 @@ impl<'a> Reader<'a> {
         crs: &'a SourceCrs,
         transformer: Option<Transformer>,
         layer: &OgrLayer<'_>,
+        driver: &str,
     ) -> Result<Self, SourceError> {
-        let columns = Columns::of_layer(layer);
+        let columns = Columns::of_layer(layer, driver);
         let missing = |setting: &'static str, field: &str| SourceError::MissingField {
             path: path.to_owned(),
             setting,
