@@ -58,7 +58,7 @@ async fn version_row_records_counts() {
 
         assert_eq!(listed, vec![put.clone()], "{label}: listed version");
         assert_eq!(put.version, 1, "{label}: first version number");
-        assert_eq!(put.feature_count, 8, "{label}: feature_count");
+        assert_eq!(put.feature_count, 9, "{label}: feature_count");
         // Two invalid geometries, of which "mp1" was repaired and kept.
         assert_eq!(put.invalid_count, 2, "{label}: invalid_count");
         assert_eq!(put.repaired_count, 1, "{label}: repaired_count");
@@ -231,6 +231,7 @@ async fn postgis_reads_stored_geometries() {
             ("mp1", "MULTIPOLYGON", 13),
             ("mp2", "MULTIPOINT", 2),
             ("ml1", "MULTILINESTRING", 4),
+            ("gc1", "GEOMETRYCOLLECTION", 3),
             ("mixed:7", "POINT", 1),
             ("mixed:8", "POINT", 1),
         ];
@@ -295,8 +296,8 @@ async fn geopackage_opens_in_ogrinfo() {
     let text = String::from_utf8_lossy(&output.stdout);
     let counts = ogrinfo_counts(&text);
     let want = [
-        ("mixed__v0001", 8),
-        ("mixed__v0002", 8),
+        ("mixed__v0001", 9),
+        ("mixed__v0002", 9),
         ("repere_activations", 1),
         ("repere_versions", 3),
         ("works__v0001", 5),

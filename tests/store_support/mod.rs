@@ -171,7 +171,8 @@ pub fn mixed_layer(name: &str) -> Layer {
         feature(
             "p2",
             point!(x: -0.0, y: 5e-324).into(),
-            json!({"n": 42, "neg": -7, "x": 0.1, "big": 1e300, "u": u64::MAX}),
+            json!({"n": 42, "neg": -7, "x": 0.1, "big": 1e300, "u": u64::MAX,
+                   "lat": 45.500_164_222_241_516, "tiny": 5e-324}),
         ),
         feature(
             "l1",
@@ -206,6 +207,14 @@ pub fn mixed_layer(name: &str) -> Layer {
             ])
             .into(),
             json!({"k": "v"}),
+        ),
+        feature(
+            "gc1",
+            Geometry::GeometryCollection(geo::GeometryCollection::new_from(vec![
+                point!(x: -73.5, y: 45.5).into(),
+                line_string![(x: -73.5, y: 45.5), (x: -73.49, y: 45.51)].into(),
+            ])),
+            json!({"kind": "collection"}),
         ),
         Feature {
             id: "mixed:7".to_owned(),

@@ -11,6 +11,11 @@
 //! GDAL calls block, so each operation runs on `spawn_blocking` with a
 //! dataset of its own (GDAL datasets are not `Sync`), and a mutex keeps one
 //! operation at a time in this process.
+//!
+//! NOTE: nothing coordinates two processes writing the same file. SQLite
+//! lets one write at a time, and the other's write may fail as "database is
+//! locked" instead of waiting; the unique index on (layer, version) keeps
+//! version numbers distinct.
 
 mod features;
 mod tables;

@@ -55,6 +55,9 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `database_url` (`postgres://user@host:port/db`) and
     /// applies the migrations.
+    ///
+    /// NOTE: sqlx is built without TLS, so a URL with `sslmode=require`
+    /// fails to connect; enable an sqlx TLS feature to reach such a server.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(database_url)
             .map_err(|source| StoreError::Connect { source })?;
