@@ -182,7 +182,7 @@ fn check_lon_lat(geometry: &Geometry<f64>, site: &Site<'_>) -> Result<(), Proble
             x: c.x,
             y: c.y,
             crs: site.crs.label.clone(),
-            hint: projected_hint(c),
+            hint: projected_hint(c, &site.crs.origin),
         }
         .into()),
     }
@@ -192,7 +192,9 @@ fn is_lon_lat(x: f64, y: f64) -> bool {
     (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y)
 }
 
-fn projected_hint(c: Coord<f64>) -> String {
+/// Explains the range error: what the values look like, where the CRS
+/// came from (`origin`), and the setting to fix.
+fn projected_hint(c: Coord<f64>, origin: &str) -> String {
     let looks_projected = c.x.abs() > 1000.0 || c.y.abs() > 1000.0;
     let finding = if looks_projected {
         "The values look like projected metres or feet"
@@ -200,9 +202,9 @@ fn projected_hint(c: Coord<f64>) -> String {
         "The values are no longitude/latitude"
     };
     format!(
-        "{finding}: GeoJSON without a `crs` member is read as WGS84 (RFC 7946), so set `crs` \
-         in the manifest to the CRS the coordinates are in, e.g. crs = \"EPSG:32618\" for \
-         UTM zone 18N or crs = \"EPSG:32188\" for MTM zone 8"
+        "{finding}, but {origin}. If the coordinates are in another CRS, set `crs` in the \
+         manifest to it, e.g. crs = \"EPSG:32618\" for UTM zone 18N or \
+         crs = \"EPSG:32188\" for MTM zone 8"
     )
 }
 

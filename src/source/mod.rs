@@ -44,7 +44,8 @@ pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
         report.filtered_count = open::apply_filter(&mut source, filter, &path)?;
     }
 
-    let crs = SourceCrs::resolve(&path, spec.crs.as_deref(), source.spatial_ref())?;
+    let driver = dataset.driver().short_name();
+    let crs = SourceCrs::resolve(&path, &driver, spec.crs.as_deref(), source.spatial_ref())?;
     let transformer = if crs.is_wgs84() {
         None
     } else {
@@ -55,7 +56,6 @@ pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
         Some(built)
     };
 
-    let driver = dataset.driver().short_name();
     let reader = Reader::new(spec, &path, &crs, transformer, &source, &driver)?;
     let features = reader.read(&mut source, &mut report)?;
     let layer = Layer::new(layer_info(spec, &crs), features, report);

@@ -24,19 +24,24 @@ pub(super) struct SourceCrs {
     pub geographic: bool,
     /// From the CRS itself or, for an unnamed CRS, from its EPSG match.
     pub area: Option<AreaOfUse>,
+    /// Where the CRS comes from, for error messages: "the manifest sets crs
+    /// = …", "the file declares …".
+    pub origin: String,
     /// The definition handed to PROJ: PROJJSON exported by GDAL, or the
     /// authority code of a CRS that carries one.
     definition: String,
 }
 
 impl SourceCrs {
-    /// Resolves the CRS of `path`: `spec_crs` when set, else `file_srs`.
+    /// Resolves the CRS of `path`, read by GDAL driver `driver`: `spec_crs`
+    /// when set, else `file_srs`.
     ///
     /// # Errors
     /// [`SourceError::MissingCrs`] when neither is set,
     /// [`SourceError::Crs`] when `spec_crs` does not parse.
     pub fn resolve(
         path: &str,
+        driver: &str,
         spec_crs: Option<&str>,
         file_srs: Option<SpatialRef>,
     ) -> Result<SourceCrs, SourceError> {
@@ -52,7 +57,17 @@ impl SourceCrs {
                 });
             }
         };
-        Ok(Self::from_srs(&srs))
+        let mut crs = Self::from_srs(&srs);
+        crs.origin = match spec_crs {
+            Some(definition) => format!("the manifest sets crs = {definition:?}"),
+            None if driver == "GeoJSON" => format!(
+                "the file is GeoJSON, read as {} from its `crs` member or, without one, \
+                 as WGS84 (RFC 7946)",
+                crs.label
+            ),
+            None => format!("the file declares {}", crs.label),
+        };
+        Ok(crs)
     }
 
     fn from_srs(srs: &SpatialRef) -> SourceCrs {
@@ -69,6 +84,7 @@ impl SourceCrs {
             label: code.unwrap_or(name),
             geographic: srs.is_geographic(),
             area,
+            origin: String::new(),
             definition,
         }
     }
