@@ -147,3 +147,61 @@ impl std::fmt::Display for AreaOfUse {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// EPSG:4269 (NAD83) is used from longitude 167.65 east to -40.73 west,
+    /// across the antimeridian, and from latitude 14.92 to 86.45 (projinfo
+    /// EPSG:4269, PROJ 9.1).
+    const NORTH_AMERICA: AreaOfUse = AreaOfUse {
+        west: 167.65,
+        south: 14.92,
+        east: -40.73,
+        north: 86.45,
+    };
+
+    #[test]
+    fn area_across_antimeridian() {
+        assert!(NORTH_AMERICA.contains(-73.7, 45.5, 0.0));
+        assert!(NORTH_AMERICA.contains(170.0, 52.0, 0.0));
+        assert!(!NORTH_AMERICA.contains(100.0, 45.0, 0.0));
+        assert!(!NORTH_AMERICA.contains(-73.7, 10.0, 0.0));
+    }
+
+    #[test]
+    fn area_margin_widens() {
+        assert!(!NORTH_AMERICA.contains(-40.0, 45.0, 0.0));
+        assert!(NORTH_AMERICA.contains(-40.0, 45.0, 1.0));
+    }
+
+    /// Latitude 100 does not exist: PROJ fails with "Invalid latitude".
+    #[test]
+    fn invalid_latitude_fails() {
+        let transformer = Transformer::new(WGS84, "EPSG:3857").unwrap();
+        let error = transformer.transform(0.0, 100.0).unwrap_err();
+        assert!(error.to_string().contains("(0, 100)"), "{error}");
+    }
+
+    #[test]
+    fn batch_names_failing_coordinate() {
+        let transformer = Transformer::new(WGS84, "EPSG:3857").unwrap();
+        let mut coords = vec![Coord { x: -73.7, y: 45.5 }, Coord { x: 10.0, y: 100.0 }];
+        let error = transformer.transform_coords(&mut coords).unwrap_err();
+        let CrsError::Transform { x, y, .. } = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!((x, y), (10.0, 100.0));
+    }
+
+    #[test]
+    fn unknown_crs_rejected() {
+        let error = Transformer::new("EPSG:99999999", WGS84).err().unwrap();
+        assert!(
+            matches!(error, CrsError::NoTransformation { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("EPSG:99999999"), "{error}");
+    }
+}
