@@ -65,3 +65,21 @@ fn geopackage_first_table_read() {
         .collect();
     assert!(names.contains(&"Laval-les-Îles"), "{names:?}");
 }
+
+/// The manifest's `encoding` overrides the DBF's language byte, which says
+/// Windows-1252: read as code page 437, byte 0xCE of "Î" becomes "╬".
+#[test]
+fn encoding_overrides_dbf_language_byte() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let body = r#"
+        name = "laval_districts"
+        kind = "district"
+        path = "laval-districts-2013/Laval-2465005.shp"
+        id_field = "NO_DIS"
+        name_field = "NM_DIS"
+        encoding = "CP437"
+    "#;
+    let layer = load_layer(&spec(&data, body)).unwrap();
+    let district = layer.features.iter().find(|f| f.id == "17").unwrap();
+    assert_eq!(district.name.as_deref(), Some("Laval-les-╬les"));
+}

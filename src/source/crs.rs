@@ -152,7 +152,7 @@ impl std::fmt::Display for AreaOfUse {
 mod tests {
     use super::*;
 
-    /// EPSG:4269 (NAD83) is used from longitude 167.65 east to -40.73 west,
+    /// EPSG:4269 (NAD83) is used from longitude 167.65 to -40.73, eastward
     /// across the antimeridian, and from latitude 14.92 to 86.45 (projinfo
     /// EPSG:4269, PROJ 9.1).
     const NORTH_AMERICA: AreaOfUse = AreaOfUse {
