@@ -154,7 +154,8 @@ fn init_logging(config: &Config) -> Result<(), CliError> {
 
 fn serve(config: &Config) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Serve(ServeError::Io(e)))?;
-    let served = runtime.block_on(crate::http::serve(config));
+    let manifest = load_manifest(&config.manifest)?;
+    let served = runtime.block_on(crate::http::serve(config, manifest));
     // A signal during loading leaves the loading thread running: exit
     // without waiting for it.
     runtime.shutdown_background();
@@ -163,15 +164,23 @@ fn serve(config: &Config) -> Result<(), CliError> {
 
 /// Loads the manifest's layers, or only those named in `only`.
 fn load_catalog(manifest_path: &Path, only: Option<&[String]>) -> Result<Catalog, CliError> {
-    let mut manifest = Manifest::load(manifest_path)?;
-    if !manifest.unknown_keys.is_empty() {
-        tracing::warn!(manifest = %manifest.path.display(), keys = ?manifest.unknown_keys, "unknown manifest keys ignored");
-    }
+    let mut manifest = load_manifest(manifest_path)?;
     if let Some(names) = only {
         check_layer_names(&manifest, names)?;
         manifest.layers.retain(|spec| names.contains(&spec.name));
     }
     Ok(Catalog::load(&manifest)?)
+}
+
+/// Reads a manifest and warns about the keys that no layer setting reads.
+fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
+    let manifest = Manifest::load(path)?;
+    if !manifest.unknown_keys.is_empty() {
+        let keys = &manifest.unknown_keys;
+        let path = manifest.path.display();
+        tracing::warn!(manifest = %path, ?keys, "unknown manifest keys ignored");
+    }
+    Ok(manifest)
 }
 
 fn check_layer_names(manifest: &Manifest, names: &[String]) -> Result<(), CliError> {

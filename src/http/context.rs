@@ -91,6 +91,8 @@ pub async fn post_batch(
     let catalog = state.catalog()?;
     let max_batch = state.settings.max_batch;
     let now = Utc::now();
+    // NOTE: when the request times out, the client gets 408 but the blocking
+    // task cannot be cancelled and runs to its end.
     let task =
         tokio::task::spawn_blocking(move || contexts_of_batch(&catalog, &body, max_batch, now));
     let bytes = task.await.map_err(|e| ApiError::Internal {

@@ -11,7 +11,7 @@ use super::app;
 use super::state::{AppState, Settings};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::Manifest;
 use crate::source::SourceError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +23,6 @@ pub enum ServeError {
         address: SocketAddr,
         source: std::io::Error,
     },
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
     #[error("cannot load the layers: {0}")]
     Source(#[from] SourceError),
     #[error("the server failed: {0}")]
@@ -33,16 +31,12 @@ pub enum ServeError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Listens on `config.listen` and loads the manifest's layers meanwhile
+/// Listens on `config.listen` and loads the layers of `manifest` meanwhile
 /// (`/health` returns 200 and `/ready` 503 until they are loaded), then
 /// serves until SIGTERM or Ctrl-C. On a signal it stops accepting connections and returns once the
 /// requests in flight have completed, even while layers are still loading.
 /// A layer that fails to load stops the server with an error.
-pub async fn serve(config: &Config) -> Result<(), ServeError> {
-    let manifest = Manifest::load(&config.manifest)?;
-    if !manifest.unknown_keys.is_empty() {
-        tracing::warn!(manifest = %manifest.path.display(), keys = ?manifest.unknown_keys, "unknown manifest keys ignored");
-    }
+pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -104,9 +98,10 @@ async fn shutdown(mut stopped: watch::Receiver<bool>) {
             }
         }
     };
-    tokio::select! {
-        _ = ctrl_c => tracing::info!(signal = "SIGINT", "shutting down: draining requests in flight"),
-        _ = terminate => tracing::info!(signal = "SIGTERM", "shutting down: draining requests in flight"),
-        _ = stopped.wait_for(|stop| *stop) => tracing::info!("shutting down after a load failure"),
-    }
+    let reason = tokio::select! {
+        _ = ctrl_c => "SIGINT",
+        _ = terminate => "SIGTERM",
+        _ = stopped.wait_for(|stop| *stop) => "a layer failed to load",
+    };
+    tracing::info!(reason, "shutting down: draining requests in flight");
 }
