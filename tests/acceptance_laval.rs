@@ -1,7 +1,8 @@
-//! The Laval electoral districts of 2013, read from a Shapefile in NAD83 /
-//! MTQ Lambert (EPSG:3798) whose Laval-les-Îles polygon intersects itself,
-//! checked against PostGIS on the same file loaded by ogr2ogr without
-//! reprojection, repaired with ST_MakeValid and then reprojected.
+//! The Laval electoral districts of 2013, the default layer `laval_districts`.
+//! They are read from a Shapefile in NAD83 / MTQ Lambert (EPSG:3798) whose
+//! Laval-les-Îles polygon intersects itself. PostGIS, the oracle, loads the
+//! same file with ogr2ogr without reprojection, repairs it with ST_MakeValid
+//! and then reprojects it.
 
 mod common;
 
@@ -9,9 +10,9 @@ use repere::catalog::Catalog;
 use repere::context::ContextRequest;
 use sqlx::PgPool;
 
-use common::{Schema, context_json, feature_values, fixture, toml_path};
+use common::{Schema, context_json, default_layer_path, feature_values};
 
-const DISTRICTS_FILE: &str = "laval-districts-2013/Laval-2465005.shp";
+const DISTRICTS: &str = "laval_districts";
 const SELF_INTERSECTING: &str = "Laval-les-Îles";
 const GRID_COLUMNS: i32 = 40;
 const GRID_ROWS: i32 = 25;
@@ -20,22 +21,6 @@ const GRID_ROWS: i32 = 25;
 /// both sides of a self-intersection as separate polygons.
 const VALID_DISTRICTS_SQL: &str =
     "SELECT nm_dis, ST_Transform(ST_MakeValid(geom), 4326) AS geom FROM {table}";
-
-fn laval_catalog(dir: &std::path::Path) -> Catalog {
-    let manifest = format!(
-        r#"
-[[layer]]
-name = "laval_districts"
-kind = "district"
-path = {path}
-id_field = "NO_DIS"
-name_field = "NM_DIS"
-encoding = "CP1252"
-"#,
-        path = toml_path(&fixture(DISTRICTS_FILE)),
-    );
-    common::load_catalog(&common::write_manifest(dir, &manifest))
-}
 
 fn valid_districts(schema: &Schema) -> String {
     VALID_DISTRICTS_SQL.replace("{table}", &schema.table("districts"))
@@ -114,14 +99,14 @@ fn district_names(catalog: &Catalog, lon: f64, lat: f64) -> Vec<String> {
         lon,
         ..ContextRequest::default()
     };
-    feature_values(&context_json(catalog, &request), "laval_districts", "name")
+    feature_values(&context_json(catalog, &request), DISTRICTS, "name")
 }
 
 #[tokio::test]
 async fn grid_matches_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "laval_grid").await;
-    schema.load(&fixture(DISTRICTS_FILE), "districts", &[]);
+    schema.load(&default_layer_path(DISTRICTS), "districts", &[]);
     let grid = grid_over_district(&pool, &schema).await;
     assert_eq!(
         grid.len(),
@@ -137,8 +122,7 @@ async fn grid_matches_postgis() {
         "only {inside} grid points in {SELF_INTERSECTING}"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = laval_catalog(dir.path());
+    let catalog = common::default_catalog(&[DISTRICTS]);
     let differing: Vec<String> = grid
         .iter()
         .filter_map(|point| {
@@ -163,7 +147,7 @@ async fn grid_matches_postgis() {
 async fn self_intersection_lobe_covered() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "laval_lobe").await;
-    schema.load(&fixture(DISTRICTS_FILE), "districts", &[]);
+    schema.load(&default_layer_path(DISTRICTS), "districts", &[]);
     let lobe = self_intersection_lobe(&pool, &schema).await;
     println!("Laval-les-Îles lobe: {lobe:?}");
     assert_eq!(lobe.part_count, 2, "polygons of the repaired district");
@@ -184,8 +168,7 @@ async fn self_intersection_lobe_covered() {
         lobe.names
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = laval_catalog(dir.path());
+    let catalog = common::default_catalog(&[DISTRICTS]);
     assert_eq!(district_names(&catalog, lobe.lon, lobe.lat), lobe.names);
     schema.drop().await;
 }

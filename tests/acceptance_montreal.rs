@@ -1,59 +1,50 @@
-//! Montréal boroughs, places and assets through the library, checked against
-//! PostGIS on the same files loaded with ogr2ogr, and against the borough the
-//! city assigned to each place.
+//! Montréal boroughs, places and assets: the default layers of
+//! data/layers.toml through the library, checked against PostGIS on the same
+//! files loaded with ogr2ogr, and against the borough the city assigned to
+//! each place.
 
 mod common;
-
-use std::path::Path;
 
 use repere::catalog::Catalog;
 use repere::context::ContextRequest;
 use sqlx::PgPool;
 
-use common::{Schema, context_json, feature_values, fixture, layer_features, toml_path};
+use common::{Schema, context_json, default_layer_path, feature_values, fixture, layer_features};
 
-const BOROUGHS_FILE: &str = "montreal-boroughs/limites-administratives-agglomeration.geojson";
 const PLACES_FILE: &str = "montreal-places/lieux-interet.geojson";
-const STOPS_FILE: &str = "montreal-stm-stops/stm_arrets_sig.geojson";
-const FIRE_HALLS_FILE: &str = "montreal-emergency/fire_halls.json";
+const BOROUGHS: &str = "montreal_boroughs";
+const STOPS: &str = "montreal_stm_stops";
+const FIRE_HALLS: &str = "montreal_fire_halls";
 
-/// Loads the boroughs, STM stops and fire halls through the library.
-fn montreal_catalog(dir: &Path) -> Catalog {
-    let manifest = format!(
-        r#"
-[[layer]]
-name = "montreal_boroughs"
-kind = "district"
-path = {boroughs}
-id_field = "CODEID"
-name_field = "NOM"
+/// Loads the default boroughs, STM stops and fire halls through the library.
+fn montreal_catalog() -> Catalog {
+    common::default_catalog(&[BOROUGHS, STOPS, FIRE_HALLS])
+}
 
-[[layer]]
-name = "stm_stops"
-kind = "asset"
-path = {stops}
-id_field = "stop_id"
-name_field = "stop_name"
-
-[[layer]]
-name = "fire_halls"
-kind = "asset"
-path = {fire_halls}
-id_field = "Name"
-name_field = "Name"
-"#,
-        boroughs = toml_path(&fixture(BOROUGHS_FILE)),
-        stops = toml_path(&fixture(STOPS_FILE)),
-        fire_halls = toml_path(&fixture(FIRE_HALLS_FILE)),
+/// Loads the boroughs' file, published in NAD83 / MTM zone 8 (EPSG:32188),
+/// into `boroughs` in WGS84, reprojected by PostGIS.
+async fn load_boroughs(schema: &Schema) {
+    schema.load(&default_layer_path(BOROUGHS), "boroughs_mtm8", &[]);
+    schema
+        .execute(&format!(
+            "CREATE TABLE {wgs84} AS SELECT codeid, nom, ST_Transform(geom, 4326) AS geom FROM {mtm8}; \
+             CREATE INDEX ON {wgs84} USING gist (geom)",
+            wgs84 = schema.table("boroughs"),
+            mtm8 = schema.table("boroughs_mtm8"),
+        ))
+        .await;
+    assert_eq!(
+        schema.invalid_count("boroughs").await,
+        0,
+        "invalid boroughs"
     );
-    common::load_catalog(&common::write_manifest(dir, &manifest))
 }
 
 fn borough_request(lon: f64, lat: f64) -> ContextRequest {
     ContextRequest {
         lat,
         lon,
-        layers: Some(vec!["montreal_boroughs".to_owned()]),
+        layers: Some(vec![BOROUGHS.to_owned()]),
         ..ContextRequest::default()
     }
 }
@@ -159,24 +150,18 @@ async fn places_with_boroughs(pool: &PgPool, schema: &Schema) -> Vec<Place> {
 async fn places_boroughs_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "places").await;
-    schema.load(&fixture(BOROUGHS_FILE), "boroughs", &[]);
+    load_boroughs(&schema).await;
     schema.load(&fixture(PLACES_FILE), "places", &[]);
-    assert_eq!(
-        schema.invalid_count("boroughs").await,
-        0,
-        "invalid boroughs"
-    );
     let places = places_with_boroughs(&pool, &schema).await;
     assert_eq!(places.len(), 3231, "places loaded by ogr2ogr");
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = montreal_catalog(dir.path());
+    let catalog = montreal_catalog();
     let mut differing = Vec::new();
     let mut agreeing = 0;
     let mut outside = 0;
     for place in &places {
         let response = context_json(&catalog, &borough_request(place.lon, place.lat));
-        let ids = feature_values(&response, "montreal_boroughs", "id");
+        let ids = feature_values(&response, BOROUGHS, "id");
         let mut expected = place.covering_ids.clone();
         expected.sort();
         if ids != expected {
@@ -185,7 +170,7 @@ async fn places_boroughs_match_postgis() {
                 place.fid
             ));
         }
-        let names = feature_values(&response, "montreal_boroughs", "name");
+        let names = feature_values(&response, BOROUGHS, "name");
         outside += usize::from(names.is_empty());
         let city = place.arrondissement.as_deref().map(normalise_borough);
         if names.iter().any(|n| Some(normalise_borough(n)) == city) {
@@ -266,12 +251,11 @@ async fn shared_edge_points(pool: &PgPool, schema: &Schema) -> Vec<EdgePoint> {
 async fn shared_edge_covered_by_both() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "edges").await;
-    schema.load(&fixture(BOROUGHS_FILE), "boroughs", &[]);
+    load_boroughs(&schema).await;
     let points = shared_edge_points(&pool, &schema).await;
     assert_eq!(points.len(), 100, "points interpolated by PostGIS");
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = montreal_catalog(dir.path());
+    let catalog = montreal_catalog();
     let mut missing = Vec::new();
     for point in &points {
         assert!(
@@ -289,7 +273,7 @@ async fn shared_edge_covered_by_both() {
             point.right_id
         );
         let response = context_json(&catalog, &borough_request(point.lon, point.lat));
-        let ids = feature_values(&response, "montreal_boroughs", "id");
+        let ids = feature_values(&response, BOROUGHS, "id");
         if !ids.contains(&point.left_id) || !ids.contains(&point.right_id) {
             missing.push(format!(
                 "({}, {}) on the edge of {} and {}: repère returned {ids:?}",
@@ -432,14 +416,13 @@ fn compare_nearest(
 async fn distances_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "distances").await;
-    schema.load(&fixture(BOROUGHS_FILE), "boroughs", &[]);
-    schema.load(&fixture(STOPS_FILE), "stops", &[]);
-    schema.load(&fixture(FIRE_HALLS_FILE), "fire_halls", &[]);
+    load_boroughs(&schema).await;
+    schema.load(&default_layer_path(STOPS), "stops", &[]);
+    schema.load(&default_layer_path(FIRE_HALLS), "fire_halls", &[]);
     let points = random_points(&pool, &schema).await;
     assert_eq!(points.len(), 100, "points drawn by PostGIS");
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = montreal_catalog(dir.path());
+    let catalog = montreal_catalog();
     let mut problems = Vec::new();
     let mut worst_boundary_m: f64 = 0.0;
     let mut worst_asset_m: f64 = 0.0;
@@ -455,7 +438,7 @@ async fn distances_match_postgis() {
         let at = format!("point {} ({}, {})", point.n, point.lon, point.lat);
 
         let expected = boundary_distances(&pool, &schema, point).await;
-        let boroughs = layer_features(&response, "montreal_boroughs");
+        let boroughs = layer_features(&response, BOROUGHS);
         if boroughs.len() != expected.len() {
             problems.push(format!(
                 "{at}: {} covering boroughs, PostGIS {}",
@@ -479,8 +462,8 @@ async fn distances_match_postgis() {
 
         let limit = i64::from(SEARCH_LIMIT) + 1;
         for (layer, table, name_column) in [
-            ("stm_stops", schema.table("stops"), "stop_name"),
-            ("fire_halls", schema.table("fire_halls"), "name"),
+            (STOPS, schema.table("stops"), "stop_name"),
+            (FIRE_HALLS, schema.table("fire_halls"), "name"),
         ] {
             let expected = nearest_assets(&pool, &table, name_column, point, limit).await;
             let (found, worst_m) =

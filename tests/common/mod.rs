@@ -125,6 +125,14 @@ impl Schema {
             .unwrap_or_else(|e| panic!("{sql} failed: {e}"))
     }
 
+    /// Runs one or more SQL statements in this schema's database.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
+    }
+
     /// Drops the schema and its tables. A failed test leaves its schema
     /// behind, for a look at the data.
     pub async fn drop(self) {
@@ -181,6 +189,42 @@ pub fn fixture(relative: &str) -> PathBuf {
         .join(relative);
     assert!(path.exists(), "fixture {} not found", path.display());
     path
+}
+
+/// Returns the path of the default manifest, data/layers.toml.
+pub fn default_manifest_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/layers.toml")
+}
+
+/// Loads the named layers of the default manifest, as shipped, through the
+/// library.
+pub fn default_catalog(names: &[&str]) -> Catalog {
+    let mut manifest = load_default_manifest();
+    for name in names {
+        assert!(
+            manifest.layers.iter().any(|spec| spec.name == *name),
+            "layer {name} not found in {}",
+            manifest.path.display()
+        );
+    }
+    manifest
+        .layers
+        .retain(|spec| names.contains(&spec.name.as_str()));
+    Catalog::load(&manifest).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Returns the source file of a layer of the default manifest, for loading
+/// the same file into PostGIS.
+pub fn default_layer_path(name: &str) -> PathBuf {
+    let manifest = load_default_manifest();
+    let spec = manifest.layers.iter().find(|spec| spec.name == name);
+    let spec =
+        spec.unwrap_or_else(|| panic!("layer {name} not found in {}", manifest.path.display()));
+    spec.path.clone()
+}
+
+fn load_default_manifest() -> Manifest {
+    Manifest::load(&default_manifest_path()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Writes `text` as `layers.toml` in `dir` and returns its path. Layer paths
