@@ -373,46 +373,50 @@ async fn failed_import_leaves_no_version() {
     }
 }
 
-/// The borough boundaries of Montréal, read by the source reader from the
-/// repository's manifest, stored and read back.
+/// Every default layer (Laval and Montréal), read by the source reader from
+/// the repository's manifest, stored and read back.
 #[tokio::test]
-async fn real_layer_round_trip() {
+async fn default_layers_round_trip() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest = Manifest::load(&root.join("data/layers.toml")).expect("data/layers.toml");
-    let spec = manifest
-        .layers
-        .iter()
-        .find(|spec| spec.name == "montreal_boroughs")
-        .expect("montreal_boroughs in data/layers.toml");
-    let layer = source::load_layer(spec).expect("read montreal_boroughs");
-    let hash = sha256_file(&spec.path).unwrap();
-    assert_eq!(
-        hash,
-        sha256sum(&spec.path),
-        "hash of {}",
-        spec.path.display()
+    assert!(
+        manifest.layers.len() >= 2,
+        "default layers in data/layers.toml"
     );
+    let backends = backends("default_layers").await;
+    let mut stores = Vec::new();
+    for backend in &backends {
+        stores.push((backend.label(), backend.open().await));
+    }
 
-    for backend in backends("real_layer").await {
-        let label = backend.label();
-        let store = backend.open().await;
-        let put = store
-            .put_version(&layer, Origin::Manifest, &hash)
-            .await
-            .unwrap();
-        let loaded = store
-            .load_version("montreal_boroughs", put.version)
-            .await
-            .unwrap();
-
-        assert_same_features(label, &layer, &loaded);
+    for spec in &manifest.layers {
+        let name = spec.name.as_str();
+        let layer = source::load_layer(spec).unwrap_or_else(|e| panic!("read {name}: {e}"));
+        let hash = sha256_file(&spec.path).unwrap();
         assert_eq!(
-            put.feature_count,
-            layer.features.len(),
-            "{label}: feature_count"
+            hash,
+            sha256sum(&spec.path),
+            "hash of {}",
+            spec.path.display()
         );
-        assert_eq!(loaded.info.bbox, layer.info.bbox, "{label}: bbox");
-        assert_eq!(loaded.report, layer.report, "{label}: load report");
+
+        for (label, store) in &stores {
+            let put = store
+                .put_version(&layer, Origin::Manifest, &hash)
+                .await
+                .unwrap();
+            let loaded = store.load_version(name, put.version).await.unwrap();
+
+            let label = format!("{label} {name}");
+            assert_same_features(&label, &layer, &loaded);
+            assert_eq!(
+                put.feature_count,
+                layer.features.len(),
+                "{label}: feature_count"
+            );
+            assert_eq!(loaded.info.bbox, layer.info.bbox, "{label}: bbox");
+            assert_eq!(loaded.report, layer.report, "{label}: load report");
+        }
     }
 }
 
