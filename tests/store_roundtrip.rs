@@ -312,6 +312,43 @@ async fn geopackage_opens_in_ogrinfo() {
         "spatial tables:\n{text}"
     );
     assert!(text.contains("WGS 84"), "tables in EPSG:4326:\n{text}");
+
+    let sql = "SELECT table_name || ' ' || data_type || ' ' || srs_id AS entry \
+               FROM gpkg_contents ORDER BY table_name";
+    let entries = ogrinfo_sql(path, sql);
+    let want = [
+        "mixed__v0001 features 4326",
+        "mixed__v0002 features 4326",
+        "repere_activations attributes 0",
+        "repere_versions attributes 0",
+        "works__v0001 features 4326",
+    ];
+    assert_eq!(entries, want, "gpkg_contents");
+    let sql = "SELECT table_name AS entry FROM gpkg_extensions \
+               WHERE extension_name = 'gpkg_rtree_index' ORDER BY table_name";
+    let indexed = ogrinfo_sql(path, sql);
+    let want = ["mixed__v0001", "mixed__v0002", "works__v0001"];
+    assert_eq!(indexed, want, "tables with an R-tree spatial index");
+}
+
+/// Runs one SQLite query through `ogrinfo` and returns the `entry` column.
+fn ogrinfo_sql(path: &std::path::Path, sql: &str) -> Vec<String> {
+    let output = Command::new("ogrinfo")
+        .args(["-ro", "-q"])
+        .arg(path)
+        .args(["-sql", sql])
+        .output()
+        .expect("run ogrinfo");
+    assert!(
+        output.status.success(),
+        "ogrinfo -sql {sql:?} failed: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim().split_once(" = "))
+        .filter(|(column, _)| column.starts_with("entry "))
+        .map(|(_, value)| value.to_owned())
+        .collect()
 }
 
 /// Parses `Layer name:` and `Feature Count:` pairs of `ogrinfo -so -al`,
