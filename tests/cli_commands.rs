@@ -483,3 +483,54 @@ fn flag_overrides_environment() {
     assert_success(&output);
     assert!(text(&output.stdout).contains("stops (asset): 8869 features"));
 }
+
+/// Streams the 9,999 Los Angeles 311 requests of the fixture through enrich
+/// with the city's neighbourhood councils as districts. Python's csv module
+/// counts 1,753 rows with a blank Latitude or Longitude, the first on lines
+/// 46 to 50.
+#[test]
+fn enrich_los_angeles_requests() {
+    let data = fixtures().join("los-angeles-311");
+    let councils = data.join("Neighborhood_Councils_Certified.geojson");
+    let fixture = Fixture::new(format!(
+        "[[layer]]\nname = \"councils\"\nkind = \"district\"\npath = {:?}\n\
+         id_field = \"nc_id\"\nname_field = \"name\"\n",
+        councils.display().to_string()
+    ));
+    let input = data.join("MyLA311_Service_Request_Data_2017_Subset.csv");
+    let args = [
+        "enrich",
+        "--lat-column",
+        "Latitude",
+        "--lon-column",
+        "Longitude",
+    ];
+    let output = fixture.run(&[&args[..], &[input.to_str().unwrap()]].concat());
+    assert_success(&output);
+
+    let stderr = text(&output.stderr);
+    let summary = "rows read: 9999, rows enriched: 8246, rows without coordinates: 1753 \
+                   (first at lines 46, 47, 48, 49, 50)";
+    assert!(stderr.contains(summary), "{stderr}");
+
+    let mut original = csv::Reader::from_path(&input).unwrap();
+    let mut enriched = csv::Reader::from_reader(output.stdout.as_slice());
+    let width = original.headers().unwrap().len();
+    assert_eq!(
+        enriched.headers().unwrap().len(),
+        width + 4,
+        "id, name, distance and h3_cell"
+    );
+    let mut rows = 0;
+    for (before, after) in original.records().zip(enriched.records()) {
+        let (before, after) = (before.unwrap(), after.unwrap());
+        let kept: Vec<&str> = after.iter().take(width).collect();
+        assert_eq!(
+            kept,
+            before.iter().collect::<Vec<_>>(),
+            "row {rows} unchanged"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 9999);
+}

@@ -15,6 +15,9 @@ pub enum ApiError {
     /// The body is not JSON at all, so no field can be named.
     #[error("invalid JSON body: {message}")]
     InvalidBody { message: String },
+    /// The query string cannot be decoded, and no field can be named.
+    #[error("invalid query string: {message}")]
+    InvalidQuery { message: String },
     #[error(
         "the batch holds {count} requests, over the maximum of {max}: split it into smaller batches"
     )]
@@ -73,6 +76,7 @@ impl ApiError {
         match self {
             ApiError::InvalidField(_)
             | ApiError::InvalidBody { .. }
+            | ApiError::InvalidQuery { .. }
             | ApiError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

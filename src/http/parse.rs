@@ -58,7 +58,7 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
-        field_error(&path, message)
+        field_error(&path, message, |message| ApiError::InvalidBody { message })
     })?;
     deserializer.end().map_err(|e| ApiError::InvalidBody {
         message: e.to_string(),
@@ -80,14 +80,15 @@ pub fn query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             Some(value) => format!("{value:?} is invalid: {}", e.inner()),
             None => e.inner().to_string(),
         };
-        field_error(&path, message)
+        field_error(&path, message, |message| ApiError::InvalidQuery { message })
     })
 }
 
-/// Builds the error of a decoding failure at `path` (`.` for the root). serde
-/// reports a missing field at its parent, so the field name is then taken
-/// from the message.
-fn field_error(path: &str, message: String) -> ApiError {
+/// Builds the error of a decoding failure at `path` (`.` for the root), or
+/// calls `unnamed` when no field can be named. serde reports a missing or
+/// repeated field at its parent, so the field name is then taken from the
+/// message.
+fn field_error(path: &str, message: String, unnamed: impl FnOnce(String) -> ApiError) -> ApiError {
     let path = if path == "." { "" } else { path };
     let last_segment = path.rsplit(['.', ']']).next().unwrap_or("");
     let field = match named_field(&message) {
@@ -97,17 +98,17 @@ fn field_error(path: &str, message: String) -> ApiError {
         None => path.to_owned(),
     };
     if field.is_empty() {
-        return ApiError::InvalidBody { message };
+        return unnamed(message);
     }
     ApiError::invalid(field, message)
 }
 
-/// Extracts the name from serde's "missing field `x`" and "unknown field `x`"
-/// messages.
+/// Extracts the name from serde's "missing field `x`", "unknown field `x`"
+/// and "duplicate field `x`" messages.
 fn named_field(message: &str) -> Option<&str> {
-    let rest = message
-        .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("unknown field `"))?;
+    let rest = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))?;
     rest.split('`').next()
 }
 
@@ -140,6 +141,12 @@ mod tests {
     fn trailing_characters_rejected() {
         let err = json::<ContextRequest>(br#"{"lat":1,"lon":2} x"#).unwrap_err();
         assert!(matches!(err, ApiError::InvalidBody { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn repeated_query_field_named() {
+        let err = query::<ContextRequest>("lat=1&lon=2&lat=3").unwrap_err();
+        assert_eq!(field_of(err), "lat");
     }
 
     #[test]
