@@ -202,6 +202,7 @@ async fn wrong_method_405() {
         .send()
         .await
         .unwrap();
+    assert_eq!(response.headers()["allow"], "POST,GET,HEAD");
     let error = error_of(response, 405).await;
     assert!(
         error["message"].as_str().unwrap().contains("DELETE"),
