@@ -27,8 +27,7 @@ pub fn database_url() -> String {
         Ok(url) if !url.trim().is_empty() => url,
         _ => panic!(
             "{DATABASE_URL_VAR} is not set: run scripts/test, which starts PostGIS \
-             (or keep one running with `scripts/postgis start` and \
-             `eval \"$(scripts/postgis env)\"`)"
+             (or keep one running with `eval \"$(scripts/postgis start)\"`)"
         ),
     }
 }
