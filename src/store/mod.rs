@@ -17,12 +17,14 @@
 //! made once at start-up (`--database-url` selects PostGIS).
 //!
 //! Both stores keep instants to the microsecond and geometries as 2D WKB,
-//! so a loaded version equals the stored one feature by feature.
+//! so a loaded version equals the stored one feature by feature. WKB has no
+//! `Rect`, `Triangle` or `Line`, so geometries of those geo types would come
+//! back as other types; the source reader produces none of them.
 //!
 //! At start-up, [`sync_manifest`] imports the manifest layers whose source
 //! changed and reads the others back. While serving, [`ActiveVersionWatcher`]
-//! returns the layers activated elsewhere, told by `NOTIFY` (PostGIS) or
-//! found by a periodic check.
+//! returns the layers activated elsewhere, woken by `NOTIFY` (PostGIS) or by
+//! a periodic check.
 
 mod error;
 mod gpkg;

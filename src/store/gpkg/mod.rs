@@ -13,9 +13,9 @@
 //! operation at a time in this process.
 //!
 //! NOTE: nothing coordinates two processes writing the same file. SQLite
-//! lets one write at a time, and the other's write may fail as "database is
-//! locked" instead of waiting; the unique index on (layer, version) keeps
-//! version numbers distinct.
+//! lets one write at a time, so the other's write may fail as "database is
+//! locked" instead of waiting. The unique index on (layer, version) still
+//! keeps version numbers distinct.
 
 mod features;
 mod tables;
