@@ -184,11 +184,12 @@ async fn councils_match_postgis() {
     );
 
     let beyond_covers = located.iter().filter(|r| r.covering != r.covers).count();
-    let on_edges = located.iter().filter(|r| r.covering.len() > 1).count();
+    let multiple = located.iter().filter(|r| r.covering.len() > 1).count();
     let agreement = agreeing as f64 / located.len() as f64;
     println!(
-        "LA councils: {} located requests, {on_edges} covered by two councils or more, \
-         {beyond_covers} differ from plain ST_Covers, {agreeing} agree with the city's NC ({:.2} %)",
+        "LA councils: {} located requests, {multiple} covered by two councils or more \
+         (certified councils overlap in places), {beyond_covers} differ from plain \
+         ST_Covers, {agreeing} agree with the city's NC ({:.2} %)",
         located.len(),
         agreement * 100.0
     );
