@@ -204,3 +204,48 @@ fn bad_listen_flag_is_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("'localhost'"), "{stderr}");
 }
+
+/// Requests carry citizens' locations: the log names the route, never the
+/// query string or the body, even for a rejected request.
+#[test]
+fn locations_not_logged() {
+    let (_dir, manifest) = empty_manifest();
+    let mut server = Server::start(&manifest);
+    let address = listen_address(&server.wait_for("listening"));
+    server.wait_for("ready layers=");
+
+    let get = "GET /v1/context?lat=45.5088173&lon=-73.5542419 HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n";
+    assert!(exchange(&address, get).starts_with("HTTP/1.1 200"));
+    let rejected = "GET /v1/context?lat=95.5088274&lon=-73.5542520 HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n";
+    assert!(exchange(&address, rejected).starts_with("HTTP/1.1 400"));
+    let body = r#"{"lat": 45.5088375, "lon": -73.5542621}"#;
+    let post = format!(
+        "POST /v1/context HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    assert!(exchange(&address, &post).starts_with("HTTP/1.1 200"));
+
+    server.signal("TERM");
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let log: Vec<String> = server.log.iter().collect();
+    let finished = log
+        .iter()
+        .filter(|line| line.contains("request finished"))
+        .count();
+    assert_eq!(finished, 3, "one line per request: {log:#?}");
+    assert!(
+        log.iter()
+            .any(|line| line.contains(r#"path="/v1/context""#)),
+        "{log:#?}"
+    );
+    for line in &log {
+        let coordinates = [
+            "5088173", "5542419", "5088274", "5542520", "5088375", "5542621",
+        ];
+        for digits in coordinates.iter().chain(&["?lat"]) {
+            assert!(!line.contains(digits), "{digits:?} logged: {line}");
+        }
+    }
+}
