@@ -127,7 +127,11 @@ fn ogr2ogr(url: &str, spec: &LayerSpec) {
         .args(["-f", "PostgreSQL", &pg_dsn(url)])
         .arg(csv_aware_path(spec))
         .args(["-nln", &format!("{SCHEMA}.{}", spec.name)])
-        .args(["-t_srs", "EPSG:4326", "-lco", "GEOMETRY_NAME=geom", "-overwrite"]);
+        .args(["-t_srs", "EPSG:4326", "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid", "-overwrite"]);
+    if spec.kind == LayerKind::District {
+        // ST_MakeValid may turn a Polygon into a MultiPolygon.
+        command.args(["-nlt", "PROMOTE_TO_MULTI"]);
+    }
     if let Some(crs) = &spec.crs {
         command.args(["-s_srs", crs]);
     }
@@ -176,18 +180,18 @@ fn context_sql(manifest: &Manifest) -> String {
             match spec.kind {
                 LayerKind::District => vec![
                     format!(
-                        "SELECT '{name}' AS layer, ogc_fid, \
+                        "SELECT '{name}' AS layer, fid, \
                            ST_Distance(ST_Boundary(geom)::geography, {point}::geography) AS d \
                          FROM {table} WHERE ST_Covers(geom, {point}) \
                            OR ST_DWithin(geom::geography, {point}::geography, 0.01)"
                     ),
                     format!(
-                        "SELECT '{name}:near', ogc_fid, ST_Distance(geom::geography, {point}::geography) \
+                        "SELECT '{name}:near', fid, ST_Distance(geom::geography, {point}::geography) \
                          FROM {table} WHERE ST_DWithin(geom::geography, {point}::geography, 25)"
                     ),
                 ],
                 _ => vec![format!(
-                    "(SELECT '{name}', ogc_fid, ST_Distance(geom::geography, {point}::geography) AS d \
+                    "(SELECT '{name}', fid, ST_Distance(geom::geography, {point}::geography) AS d \
                       FROM {table} WHERE ST_DWithin(geom::geography, {point}::geography, 100) \
                       ORDER BY d LIMIT 3)"
                 )],
