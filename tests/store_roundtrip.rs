@@ -4,6 +4,7 @@ mod store_support;
 
 use std::process::Command;
 
+use repere::layer::Layer;
 use repere::manifest::Manifest;
 use repere::source;
 use repere::store::{Origin, Page, StoreError, sha256_file};
@@ -41,6 +42,26 @@ async fn round_trip_keeps_every_feature() {
             assert_eq!(loaded.info.bbox, layer.info.bbox, "{label}: bbox");
             assert_eq!(loaded.report, layer.report, "{label}: load report");
         }
+    }
+}
+
+#[tokio::test]
+async fn empty_layer_round_trip() {
+    for backend in backends("empty_layer").await {
+        let label = backend.label();
+        let store = backend.open().await;
+        let mut layer = works_layer("works");
+        layer.features.clear();
+        let layer = Layer::new(layer.info, layer.features, layer.report);
+
+        let put = store
+            .put_version(&layer, Origin::Manifest, HASH_A)
+            .await
+            .unwrap();
+        let loaded = store.load_version("works", put.version).await.unwrap();
+        assert_eq!(put.feature_count, 0, "{label}: feature_count");
+        assert!(loaded.features.is_empty(), "{label}: no features");
+        assert_eq!(loaded.info.bbox, None, "{label}: no bbox");
     }
 }
 
@@ -287,13 +308,7 @@ async fn geopackage_opens_in_ogrinfo() {
         .unwrap();
     store.activate("mixed", 2, "operator").await.unwrap();
 
-    let output = Command::new("ogrinfo")
-        .args(["-ro", "-so", "-al"])
-        .arg(path)
-        .output()
-        .expect("run ogrinfo (Debian package gdal-bin)");
-    assert!(output.status.success(), "ogrinfo failed: {output:?}");
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = ogrinfo_summary(path);
     let counts = ogrinfo_counts(&text);
     let want = [
         ("mixed__v0001", 9),
@@ -349,6 +364,17 @@ fn ogrinfo_sql(path: &std::path::Path, sql: &str) -> Vec<String> {
         .filter(|(column, _)| column.starts_with("entry "))
         .map(|(_, value)| value.to_owned())
         .collect()
+}
+
+/// Returns the output of `ogrinfo -ro -so -al`: every table, summarized.
+fn ogrinfo_summary(path: &std::path::Path) -> String {
+    let output = Command::new("ogrinfo")
+        .args(["-ro", "-so", "-al"])
+        .arg(path)
+        .output()
+        .expect("run ogrinfo (Debian package gdal-bin)");
+    assert!(output.status.success(), "ogrinfo failed: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Parses `Layer name:` and `Feature Count:` pairs of `ogrinfo -so -al`,
@@ -407,6 +433,20 @@ async fn failed_import_leaves_no_version() {
         assert!(next.version >= 2, "{label}: next version number");
         let loaded = store.load_version("mixed", next.version).await.unwrap();
         assert_same_features(label, &good, &loaded);
+
+        if let store_support::TestBackend::GeoPackage { path, .. } = &backend {
+            let tables: Vec<String> = ogrinfo_counts(&ogrinfo_summary(path))
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            let want = [
+                "mixed__v0001".to_owned(),
+                format!("mixed__v{:04}", next.version),
+                "repere_activations".to_owned(),
+                "repere_versions".to_owned(),
+            ];
+            assert_eq!(tables, want, "no table left by the failed import");
+        }
     }
 }
 

@@ -36,7 +36,8 @@ pub(super) fn table_name(layer: &str, version: u32) -> String {
 }
 
 /// Creates the table of version `version` and writes the features in a
-/// transaction that also marks the version complete.
+/// transaction that also marks the version complete. When writing fails,
+/// the table is dropped again.
 pub(super) fn write(
     ds: &mut Dataset,
     path: &Path,
@@ -46,18 +47,46 @@ pub(super) fn write(
     let name = layer.info.name.as_str();
     let table = table_name(name, version);
     create_table(ds, path, &table)?;
+    let written = write_features(ds, path, layer, version, &table);
+    if written.is_err() {
+        drop_table(ds, &table);
+    }
+    written
+}
+
+fn write_features(
+    ds: &mut Dataset,
+    path: &Path,
+    layer: &Layer,
+    version: u32,
+    table: &str,
+) -> Result<(), StoreError> {
+    let name = layer.info.name.as_str();
     let operation = format!("write the features of {table}");
     let tx = ds
         .start_transaction()
         .map_err(gdal_error(path, operation.clone()))?;
     let target = tx
-        .layer_by_name(&table)
+        .layer_by_name(table)
         .map_err(gdal_error(path, operation.clone()))?;
     for feature in &layer.features {
         write_feature(&target, path, name, feature)?;
     }
     tables::mark_complete(&tx, path, name, version)?;
     tx.commit().map_err(gdal_error(path, operation))
+}
+
+/// Drops the table of a failed import, so that QGIS does not list it. The
+/// version row stays incomplete, and so unlisted, either way.
+fn drop_table(ds: &mut Dataset, table: &str) {
+    let index = ds.layers().position(|layer| layer.name() == table);
+    let dropped = match index {
+        Some(index) => ds.delete_layer(index),
+        None => Ok(()),
+    };
+    if let Err(error) = dropped {
+        tracing::warn!(table, %error, "cannot drop the table of a failed import");
+    }
 }
 
 fn create_table(ds: &mut Dataset, path: &Path, table: &str) -> Result<(), StoreError> {
@@ -76,7 +105,11 @@ fn create_table(ds: &mut Dataset, path: &Path, table: &str) -> Result<(), StoreE
         .map_err(gdal_error(path, operation.clone()))?;
     created
         .create_defn_fields(FIELDS)
-        .map_err(gdal_error(path, operation))
+        .map_err(gdal_error(path, operation.clone()))?;
+    // GDAL defers the CREATE TABLE of a new GeoPackage layer until it is
+    // flushed. Run it now, outside the features' transaction: rolled back
+    // inside it, GDAL would still believe the table exists.
+    ds.flush_cache().map_err(gdal_error(path, operation))
 }
 
 fn write_feature(

@@ -6,7 +6,9 @@
 //! and the activation log. A version is written in two GDAL transactions:
 //! the first reserves its number with a row marked incomplete, the second
 //! writes the features and marks the row complete. Readers skip incomplete
-//! rows, so an import that crashed leaves no half version visible.
+//! rows, so an import that crashed leaves no half version visible. An import
+//! that fails drops its table; one killed midway leaves an empty table that
+//! QGIS lists but the store never reads.
 //!
 //! GDAL calls block, so each operation runs on `spawn_blocking` with a
 //! dataset of its own (GDAL datasets are not `Sync`), and a mutex keeps one
