@@ -20,6 +20,8 @@
 //! keeps version numbers distinct.
 
 mod features;
+mod queries;
+mod sql;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -84,7 +86,7 @@ impl GpkgStore {
         self.run_update(&name, move |ds, path| {
             let number = tables::reserve_version(ds, path, &layer, origin, &sha256)?;
             features::write(ds, path, &layer, number)?;
-            tables::select_version(ds, path, &layer.info.name, number)?
+            queries::select_version(ds, path, &layer.info.name, number)?
                 .ok_or_else(|| StoreError::not_found(&layer.info.name, Some(number)))
         })
         .await
@@ -106,9 +108,9 @@ impl GpkgStore {
     pub async fn versions(&self, layer: &str, page: Page) -> Result<Vec<VersionInfo>, StoreError> {
         let name = layer.to_owned();
         self.run_read(layer, move |ds, path| {
-            let versions = tables::select_versions(ds, path, &name, page)?;
+            let versions = queries::select_versions(ds, path, &name, page)?;
             if versions.is_empty() {
-                tables::require_layer(ds, path, &name)?;
+                queries::require_layer(ds, path, &name)?;
             }
             Ok(versions)
         })
@@ -118,8 +120,8 @@ impl GpkgStore {
     pub async fn version(&self, layer: &str, version: u32) -> Result<VersionInfo, StoreError> {
         let name = layer.to_owned();
         self.run_read(layer, move |ds, path| {
-            tables::select_version(ds, path, &name, version)?
-                .ok_or_else(|| tables::version_not_found(ds, path, &name, version))
+            queries::select_version(ds, path, &name, version)?
+                .ok_or_else(|| queries::version_not_found(ds, path, &name, version))
         })
         .await
     }
@@ -143,9 +145,9 @@ impl GpkgStore {
     ) -> Result<Option<VersionInfo>, StoreError> {
         let name = layer.to_owned();
         self.run_read(layer, move |ds, path| {
-            let found = tables::active_version_at(ds, path, &name, at)?;
+            let found = queries::active_version_at(ds, path, &name, at)?;
             if found.is_none() {
-                tables::require_layer(ds, path, &name)?;
+                queries::require_layer(ds, path, &name)?;
             }
             Ok(found)
         })
@@ -155,8 +157,8 @@ impl GpkgStore {
     pub async fn load_version(&self, layer: &str, version: u32) -> Result<Layer, StoreError> {
         let name = layer.to_owned();
         self.run_read(layer, move |ds, path| {
-            let Some(info) = tables::select_version(ds, path, &name, version)? else {
-                return Err(tables::version_not_found(ds, path, &name, version));
+            let Some(info) = queries::select_version(ds, path, &name, version)? else {
+                return Err(queries::version_not_found(ds, path, &name, version));
             };
             let features = features::read(ds, path, &name, version)?;
             Ok(layer_from_version(&info, features))
@@ -170,10 +172,10 @@ impl GpkgStore {
     ) -> Result<Option<ManifestVersion>, StoreError> {
         let name = layer.to_owned();
         self.run_read(layer, move |ds, path| {
-            let Some(info) = tables::select_last_manifest_version(ds, path, &name)? else {
+            let Some(info) = queries::select_last_manifest_version(ds, path, &name)? else {
                 return Ok(None);
             };
-            let changed_since = tables::changed_since(ds, path, &info)?;
+            let changed_since = queries::changed_since(ds, path, &info)?;
             Ok(Some(ManifestVersion {
                 info,
                 changed_since,
@@ -183,15 +185,15 @@ impl GpkgStore {
     }
 
     pub async fn layers(&self) -> Result<Vec<LayerSummary>, StoreError> {
-        self.run_read("*", tables::select_layers).await
+        self.run_read("*", queries::select_layers).await
     }
 
     pub async fn activations(&self, layer: &str) -> Result<Vec<Activation>, StoreError> {
         let name = layer.to_owned();
         self.run_read(layer, move |ds, path| {
-            let activations = tables::select_activations(ds, path, &name)?;
+            let activations = queries::select_activations(ds, path, &name)?;
             if activations.is_empty() {
-                tables::require_layer(ds, path, &name)?;
+                queries::require_layer(ds, path, &name)?;
             }
             Ok(activations)
         })
