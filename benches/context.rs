@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench --bench context`.
 
+mod support;
+
 use std::path::Path;
 
 use chrono::Utc;
@@ -11,21 +13,6 @@ use repere::catalog::Catalog;
 use repere::context::{self, ContextRequest};
 use repere::manifest::Manifest;
 
-/// Points spread uniformly over the bbox of Montréal and Laval, from a fixed
-/// seed so that every run measures the same work.
-fn sample_points(count: usize) -> Vec<(f64, f64)> {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        // xorshift64*: enough spread for sampling, and reproducible.
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..count)
-        .map(|_| (45.41 + 0.29 * next(), -73.95 + 0.47 * next()))
-        .collect()
-}
 
 fn load_default_catalog() -> Catalog {
     let manifest_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/layers.toml");
@@ -36,7 +23,7 @@ fn load_default_catalog() -> Catalog {
 fn bench_context(c: &mut Criterion) {
     let catalog = load_default_catalog();
     let now = Utc::now();
-    let queries: Vec<_> = sample_points(1000)
+    let queries: Vec<_> = support::sample_points(1000)
         .into_iter()
         .map(|(lat, lon)| {
             let request = ContextRequest {

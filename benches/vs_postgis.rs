@@ -14,6 +14,8 @@
 //! `REPERE_TEST_DATABASE_URL` (`scripts/postgis start` prints one).
 //! Run with `cargo bench --bench vs_postgis`.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -40,7 +42,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest = Manifest::load(&root.join("data/layers.toml")).expect("data/layers.toml loads");
     let count = if std::env::args().any(|a| a == "--bench") { POINTS } else { SMOKE_POINTS };
-    let points = sample_points(count);
+    let points = support::sample_points(count);
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let postgis = runtime.block_on(async {
@@ -62,18 +64,6 @@ fn main() {
     println!("ratio:   {:.0}x", per_postgis / per_repere);
 }
 
-fn sample_points(count: usize) -> Vec<(f64, f64)> {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..count)
-        .map(|_| (45.41 + 0.29 * next(), -73.95 + 0.47 * next()))
-        .collect()
-}
 
 fn time_repere(manifest: &Manifest, points: &[(f64, f64)]) -> Duration {
     let catalog = Catalog::load(manifest).expect("the default layers load");
