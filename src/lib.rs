@@ -5,12 +5,14 @@
 //! R-trees ([`index`]), gathered in a [`catalog::Catalog`], and queried for
 //! the [`context`] of a point, which [`http`] and [`cli`] serve.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod context;
 pub mod geodesy;
 pub mod http;
+pub mod import;
 pub mod index;
 pub mod layer;
 pub mod manifest;

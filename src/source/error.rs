@@ -11,6 +11,12 @@ pub enum SourceError {
     Open { path: String, message: String },
     #[error("{path} contains no vector layer")]
     NoLayer { path: String },
+    #[error("{path} has no layer (table) {table:?}: choose one of {available}")]
+    NoSuchTable {
+        path: String,
+        table: String,
+        available: String,
+    },
     #[error("{path}: invalid `where` filter {filter:?}: {message}")]
     Filter {
         path: String,

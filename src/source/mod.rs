@@ -20,6 +20,7 @@ mod srs;
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
+pub use open::{SourceOptions, layer_names};
 
 use crate::layer::{Layer, LayerInfo, LoadReport};
 use crate::manifest::LayerSpec;
@@ -33,9 +34,16 @@ use srs::SourceCrs;
 /// column the spec names, has no known CRS, or contains a coordinate outside
 /// the valid range or the area of use of its CRS.
 pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
+    load_layer_with(spec, &SourceOptions::default())
+}
+
+/// Reads the source file of `spec` as [`load_layer`] does, with the options
+/// that imports add: the layer (table) of a multi-layer source and a CSV
+/// column of WKT geometries.
+pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Layer, SourceError> {
     let path = spec.path.display().to_string();
-    let dataset = open::open(spec, &path)?;
-    let mut source = open::first_layer(&dataset, &path)?;
+    let dataset = open::open(spec, options, &path)?;
+    let mut source = open::select_layer(&dataset, options.table.as_deref(), &path)?;
     let mut report = LoadReport {
         read_count: usize::try_from(source.feature_count()).unwrap_or(usize::MAX),
         ..LoadReport::default()

@@ -20,7 +20,19 @@ enum Format {
     Other,
 }
 
-fn format_of(spec: &LayerSpec) -> Format {
+/// Reading options beyond the manifest's, set by imports.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// The layer to read in a multi-layer source: a GeoPackage table, or
+    /// `points`, `lines`, `multilinestrings`, `multipolygons` or
+    /// `other_relations` in an OSM file. Default: the first layer.
+    pub table: Option<String>,
+    /// CSV sources: the column holding each geometry as WKT, in place of
+    /// `x_field` and `y_field`.
+    pub wkt_field: Option<String>,
+}
+
+fn format_of(spec: &LayerSpec, options: &SourceOptions) -> Format {
     let extension = spec
         .path
         .extension()
@@ -28,7 +40,7 @@ fn format_of(spec: &LayerSpec) -> Format {
     match extension.as_deref() {
         Some("shp" | "dbf") => Format::Shapefile,
         Some("csv" | "tsv" | "txt") => Format::Csv,
-        _ if spec.x_field.is_some() => Format::Csv,
+        _ if spec.x_field.is_some() || options.wkt_field.is_some() => Format::Csv,
         _ => Format::Other,
     }
 }
@@ -38,9 +50,13 @@ fn format_of(spec: &LayerSpec) -> Format {
 /// # Errors
 /// [`SourceError::Open`] when GDAL cannot open it, and the option errors
 /// [`SourceError::EncodingNotApplicable`] and [`SourceError::CsvColumns`].
-pub(super) fn open(spec: &LayerSpec, path: &str) -> Result<Dataset, SourceError> {
-    let format = format_of(spec);
-    let options = open_options(spec, format, path)?;
+pub(super) fn open(
+    spec: &LayerSpec,
+    source_options: &SourceOptions,
+    path: &str,
+) -> Result<Dataset, SourceError> {
+    let format = format_of(spec, source_options);
+    let options = open_options(spec, source_options, format, path)?;
     let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
     let target = gdal_path(&spec.path, format);
     let dataset_options = DatasetOptions {
@@ -79,7 +95,12 @@ fn gdal_path(path: &Path, format: Format) -> String {
     }
 }
 
-fn open_options(spec: &LayerSpec, format: Format, path: &str) -> Result<Vec<String>, SourceError> {
+fn open_options(
+    spec: &LayerSpec,
+    source_options: &SourceOptions,
+    format: Format,
+    path: &str,
+) -> Result<Vec<String>, SourceError> {
     let mut options = Vec::new();
     if let Some(encoding) = &spec.encoding {
         if format != Format::Shapefile {
@@ -91,7 +112,12 @@ fn open_options(spec: &LayerSpec, format: Format, path: &str) -> Result<Vec<Stri
         // Overrides the .cpg file and the DBF language byte.
         options.push(format!("ENCODING={encoding}"));
     }
-    if format == Format::Csv {
+    if format == Format::Csv
+        && let Some(wkt) = &source_options.wkt_field
+    {
+        options.push(format!("GEOM_POSSIBLE_NAMES={wkt}"));
+        options.push("KEEP_GEOM_COLUMNS=NO".to_owned());
+    } else if format == Format::Csv {
         let (Some(x), Some(y)) = (&spec.x_field, &spec.y_field) else {
             return Err(SourceError::CsvColumns {
                 path: path.to_owned(),
@@ -104,18 +130,49 @@ fn open_options(spec: &LayerSpec, format: Format, path: &str) -> Result<Vec<Stri
     Ok(options)
 }
 
-/// Returns the first layer of `dataset`, the one read from a GeoPackage or
-/// other multi-layer source.
-pub(super) fn first_layer<'a>(dataset: &'a Dataset, path: &str) -> Result<Layer<'a>, SourceError> {
+/// Returns layer `table` of `dataset`, or its first layer when `table` is
+/// `None`.
+pub(super) fn select_layer<'a>(
+    dataset: &'a Dataset,
+    table: Option<&str>,
+    path: &str,
+) -> Result<Layer<'a>, SourceError> {
     if dataset.layer_count() == 0 {
         return Err(SourceError::NoLayer {
             path: path.to_owned(),
         });
     }
-    dataset.layer(0).map_err(|e| SourceError::Open {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    let Some(table) = table else {
+        return dataset.layer(0).map_err(|e| SourceError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        });
+    };
+    dataset
+        .layer_by_name(table)
+        .map_err(|_| SourceError::NoSuchTable {
+            path: path.to_owned(),
+            table: table.to_owned(),
+            available: dataset_layer_names(dataset).join(", "),
+        })
+}
+
+fn dataset_layer_names(dataset: &Dataset) -> Vec<String> {
+    dataset.layers().map(|layer| layer.name()).collect()
+}
+
+/// Lists the layers (tables) of the vector file at `path`, in file order.
+pub fn layer_names(path: &Path) -> Result<Vec<String>, SourceError> {
+    let options = DatasetOptions {
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        ..Default::default()
+    };
+    let (opened, messages) = cpl::capture(|| Dataset::open_ex(path, options));
+    let dataset = opened.map_err(|e| SourceError::Open {
+        path: path.display().to_string(),
+        message: gdal_message(e, messages),
+    })?;
+    Ok(dataset_layer_names(&dataset))
 }
 
 /// Applies the manifest's `where` filter and returns how many features it
