@@ -10,6 +10,9 @@
 //! max_body_bytes = 1048576
 //! max_batch = 1000
 //! log_filter = "info"
+//! state_dir = "state"             # relative to this file's folder
+//! # database_url = "postgres://…"  # PostGIS store; else state_dir/repere.gpkg
+//! version_check_s = 5
 //! ```
 
 use std::net::SocketAddr;
@@ -26,6 +29,8 @@ pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 10;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 pub const DEFAULT_LOG_FILTER: &str = "info";
+pub const DEFAULT_STATE_DIR: &str = "state";
+pub const DEFAULT_VERSION_CHECK_S: u64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -67,6 +72,13 @@ pub struct Config {
     pub max_batch: usize,
     /// `tracing` filter directives, e.g. `info,repere=debug`.
     pub log_filter: String,
+    /// Folder of the GeoPackage layer store, used when `database_url` is unset.
+    pub state_dir: PathBuf,
+    /// PostgreSQL URL of the PostGIS layer store (`DATABASE_URL`).
+    pub database_url: Option<String>,
+    /// Period of the check for layer versions activated by other
+    /// processes, seconds. With PostGIS, notices apply them sooner.
+    pub version_check_s: u64,
     /// Keys of the config file that no setting reads, such as `listn`:
     /// logged as a warning at start-up, not fatal.
     pub unknown_keys: Vec<String>,
@@ -81,6 +93,9 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
             log_filter: DEFAULT_LOG_FILTER.to_owned(),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            database_url: None,
+            version_check_s: DEFAULT_VERSION_CHECK_S,
             unknown_keys: Vec::new(),
         }
     }
@@ -95,6 +110,9 @@ pub struct ConfigLayer {
     pub max_body_bytes: Option<usize>,
     pub max_batch: Option<usize>,
     pub log_filter: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub version_check_s: Option<u64>,
 }
 
 impl Config {
@@ -137,6 +155,15 @@ impl Config {
         if let Some(filter) = layer.log_filter {
             self.log_filter = filter;
         }
+        if let Some(dir) = layer.state_dir {
+            self.state_dir = dir;
+        }
+        if let Some(url) = layer.database_url {
+            self.database_url = Some(url);
+        }
+        if let Some(seconds) = layer.version_check_s {
+            self.version_check_s = seconds;
+        }
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -152,7 +179,8 @@ impl Config {
         };
         at_least_one("request_timeout_s", self.request_timeout_s)?;
         at_least_one("max_body_bytes", self.max_body_bytes as u64)?;
-        at_least_one("max_batch", self.max_batch as u64)
+        at_least_one("max_batch", self.max_batch as u64)?;
+        at_least_one("version_check_s", self.version_check_s)
     }
 }
 
@@ -173,6 +201,7 @@ fn read_file(path: &Path) -> Result<(ConfigLayer, Vec<String>), ConfigError> {
     })?;
     let folder = path.parent().unwrap_or(Path::new("."));
     layer.manifest = layer.manifest.map(|manifest| folder.join(manifest));
+    layer.state_dir = layer.state_dir.map(|dir| folder.join(dir));
     Ok((layer, unknown_keys))
 }
 
@@ -189,6 +218,9 @@ fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<ConfigLayer, ConfigE
         max_body_bytes: env_value(&env, "REPERE_MAX_BODY_BYTES", "expected a number of bytes")?,
         max_batch: env_value(&env, "REPERE_MAX_BATCH", "expected a number of requests")?,
         log_filter: env("REPERE_LOG"),
+        state_dir: env("REPERE_STATE_DIR").map(PathBuf::from),
+        database_url: env("DATABASE_URL"),
+        version_check_s: env_value(&env, "REPERE_VERSION_CHECK_S", "expected whole seconds")?,
     })
 }
 

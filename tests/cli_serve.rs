@@ -10,22 +10,32 @@ use std::sync::mpsc::{self, Receiver};
 struct Server {
     child: Child,
     log: Receiver<String>,
+    /// The GeoPackage layer store of this server alone.
+    _state_dir: tempfile::TempDir,
 }
 
 impl Server {
     /// Starts `repere serve` on a free port of 127.0.0.1 with `manifest`.
     fn start(manifest: &std::path::Path) -> Server {
+        let state_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
             .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
             .arg(manifest)
+            .arg("--state-dir")
+            .arg(state_dir.path())
             .env("REPERE_LOG", "info,repere::http=debug")
             .env_remove("REPERE_CONFIG")
+            .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let log = forward_lines(child.stderr.take().unwrap());
-        Server { child, log }
+        Server {
+            child,
+            log,
+            _state_dir: state_dir,
+        }
     }
 
     /// Waits for the first log line containing `part` and returns it.

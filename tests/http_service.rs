@@ -142,6 +142,8 @@ async fn openapi_lists_every_route() {
         ("/v1/context", "get"),
         ("/v1/context/batch", "post"),
         ("/v1/layers", "get"),
+        ("/v1/layers/{name}/versions", "get"),
+        ("/v1/layers/{name}/activate", "post"),
         ("/health", "get"),
         ("/ready", "get"),
         ("/openapi.json", "get"),
@@ -154,7 +156,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         document["paths"].as_object().unwrap().len(),
-        6,
+        8,
         "no undocumented or stale path"
     );
     for schema in [

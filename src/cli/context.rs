@@ -40,6 +40,7 @@ pub fn run(args: &ContextArgs, config: &Config) -> Result<(), CliError> {
         lat: args.lat,
         lon: args.lon,
         at: args.at.clone(),
+        as_of: None,
         radius_m: args.radius_m,
         limit: args.limit,
         near_m: args.near_m,

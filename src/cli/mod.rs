@@ -46,6 +46,13 @@ pub enum Command {
         /// Socket address to listen on [default: 127.0.0.1:8080, or REPERE_LISTEN].
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// Folder of the GeoPackage layer store [default: state, or REPERE_STATE_DIR].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// PostgreSQL URL of a PostGIS layer store, used instead of the
+        /// GeoPackage [default: DATABASE_URL].
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Print the context of one point as JSON.
     Context(context::ContextArgs),
@@ -109,12 +116,18 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        _ => None,
+    let (listen, state_dir, database_url) = match &cli.command {
+        Command::Serve {
+            listen,
+            state_dir,
+            database_url,
+        } => (*listen, state_dir.clone(), database_url.clone()),
+        _ => (None, None, None),
     };
     let flags = ConfigLayer {
         listen,
+        state_dir,
+        database_url,
         manifest: cli.manifest.clone(),
         ..ConfigLayer::default()
     };

@@ -1,8 +1,11 @@
 //! The geographic context of a point: districts covering it, nearest assets,
 //! active works and its H3 cell, from every layer of a [`Catalog`].
 
+mod as_of;
 mod request;
 mod response;
+
+use std::sync::Arc;
 
 use chrono::Utc;
 use geo::Coord;
@@ -12,10 +15,13 @@ use crate::catalog::Catalog;
 use crate::index::LayerIndex;
 use crate::layer::LayerKind;
 
+pub use as_of::{
+    DEFAULT_CACHED_VERSIONS, LayerChoice, VersionLoadError, VersionSource, index_layer,
+};
 pub use request::{ContextQuery, ContextRequest, InvalidField, limits};
 pub use response::{
-    ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon, LayerContext, Neighbour,
-    NearbyFeature,
+    AsOfFallback, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon, LayerContext,
+    NearbyFeature, Neighbour,
 };
 
 /// A point within this distance of a district edge is covered by the
@@ -26,22 +32,57 @@ pub const EDGE_TOLERANCE_M: f64 = 0.01;
 /// H3 resolution of the cell in every answer (about 0.1 km² a cell).
 pub const H3_RESOLUTION: Resolution = Resolution::Nine;
 
-/// Computes the context of a validated query.
+/// Computes the context of a validated query from the catalog's layers,
+/// ignoring `query.as_of` (see [`context_of_choices`]).
 pub fn context<'a>(catalog: &'a Catalog, query: &ContextQuery) -> ContextResponse<'a> {
     let layers = query
         .layers
         .iter()
-        .map(|&i| layer_context(&catalog.layers()[i], query))
+        .map(|&i| {
+            let version = catalog.version(i).map(|v| v.version);
+            layer_context(&catalog.layers()[i], version, None, query)
+        })
         .collect();
+    response(query, layers)
+}
+
+/// Computes the context of a validated query from the layer versions chosen
+/// for it, one per entry of `query.layers` and in the same order
+/// ([`VersionSource::choose`]).
+pub fn context_of_choices<'a>(
+    choices: &'a [LayerChoice],
+    query: &ContextQuery,
+) -> ContextResponse<'a> {
+    let layers = choices
+        .iter()
+        .map(|choice| layer_context(&choice.index, choice.version, choice.as_of_fallback, query))
+        .collect();
+    response(query, layers)
+}
+
+fn response<'a>(query: &ContextQuery, layers: Vec<LayerContext<'a>>) -> ContextResponse<'a> {
     ContextResponse {
         point: LatLon {
             lat: query.point.y,
             lon: query.point.x,
         },
         at: query.at,
+        as_of: query.as_of,
         h3: h3_cell(query.point),
         layers,
     }
+}
+
+/// The current layers of `catalog` at `positions`, as [`context_of_choices`] takes them.
+pub fn current_choices(catalog: &Catalog, positions: &[usize]) -> Vec<LayerChoice> {
+    positions
+        .iter()
+        .map(|&i| LayerChoice {
+            index: Arc::clone(&catalog.layers()[i]),
+            version: catalog.version(i).map(|v| v.version),
+            as_of_fallback: None,
+        })
+        .collect()
 }
 
 fn h3_cell(point: Coord<f64>) -> H3Cell {
@@ -54,7 +95,12 @@ fn h3_cell(point: Coord<f64>) -> H3Cell {
     }
 }
 
-fn layer_context<'a>(index: &'a LayerIndex, query: &ContextQuery) -> LayerContext<'a> {
+fn layer_context<'a>(
+    index: &'a LayerIndex,
+    version: Option<u32>,
+    as_of_fallback: Option<AsOfFallback>,
+    query: &ContextQuery,
+) -> LayerContext<'a> {
     let info = &index.layer().info;
     let features = match info.kind {
         LayerKind::District => districts(index, query),
@@ -71,6 +117,8 @@ fn layer_context<'a>(index: &'a LayerIndex, query: &ContextQuery) -> LayerContex
         kind: info.kind,
         attribution: info.attribution.as_deref(),
         licence: info.licence.as_deref(),
+        version,
+        as_of_fallback,
         features,
     }
 }

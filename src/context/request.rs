@@ -30,6 +30,12 @@ pub struct ContextRequest {
     /// The instant works must be active at, RFC 3339 with an offset. Default: now.
     #[schema(example = "2026-12-04T10:30:00-05:00")]
     pub at: Option<String>,
+    /// Answer from the layer versions that were active at this instant,
+    /// RFC 3339 with an offset. Before a layer's first activation, its first
+    /// version is used and the layer entry says `as_of_fallback`. Default:
+    /// the active versions.
+    #[schema(example = "2026-11-01T00:00:00-04:00")]
+    pub as_of: Option<String>,
     /// Radius of the asset and work search, metres. Default 100, at most 5,000.
     pub radius_m: Option<f64>,
     /// Features per asset layer. Default 3, at most 100.
@@ -91,6 +97,8 @@ pub struct ContextQuery {
     /// WGS84, x = longitude, y = latitude.
     pub point: Coord<f64>,
     pub at: DateTime<FixedOffset>,
+    /// The instant whose active layer versions answer, `None` for the current ones.
+    pub as_of: Option<DateTime<FixedOffset>>,
     pub radius_m: f64,
     pub limit: usize,
     pub near_m: f64,
@@ -101,28 +109,34 @@ pub struct ContextQuery {
 impl ContextRequest {
     /// Checks every field against the limits and the catalog's layers.
     /// `now` is the default of `at`.
-    pub fn validate(&self, catalog: &Catalog, now: DateTime<Utc>) -> Result<ContextQuery, InvalidField> {
+    pub fn validate(
+        &self,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+    ) -> Result<ContextQuery, InvalidField> {
         let lat = coordinate("lat", self.lat, 90.0)?;
         let lon = coordinate("lon", self.lon, 180.0)?;
         let at = match &self.at {
             None => now.fixed_offset(),
-            Some(text) => DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
-                InvalidField::new(
-                    "at",
-                    format!(
-                        "{text:?} is not an RFC 3339 date and time with an offset ({e}): \
-                         write e.g. 2026-12-04T10:30:00-05:00"
-                    ),
-                )
-            })?,
+            Some(text) => instant("at", text)?,
         };
+        let as_of = self
+            .as_of
+            .as_deref()
+            .map(|text| instant("as_of", text))
+            .transpose()?;
         let radius_m = distance(
             "radius_m",
             self.radius_m,
             limits::DEFAULT_RADIUS_M,
             limits::MAX_RADIUS_M,
         )?;
-        let near_m = distance("near_m", self.near_m, limits::DEFAULT_NEAR_M, limits::MAX_NEAR_M)?;
+        let near_m = distance(
+            "near_m",
+            self.near_m,
+            limits::DEFAULT_NEAR_M,
+            limits::MAX_NEAR_M,
+        )?;
         let limit = self.limit.unwrap_or(limits::DEFAULT_LIMIT);
         if limit > limits::MAX_LIMIT {
             return Err(InvalidField::new(
@@ -137,6 +151,7 @@ impl ContextRequest {
         Ok(ContextQuery {
             point: Coord { x: lon, y: lat },
             at,
+            as_of,
             radius_m,
             limit: limit as usize,
             near_m,
@@ -145,14 +160,31 @@ impl ContextRequest {
     }
 }
 
+fn instant(field: &str, text: &str) -> Result<DateTime<FixedOffset>, InvalidField> {
+    DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
+        InvalidField::new(
+            field,
+            format!(
+                "{text:?} is not an RFC 3339 date and time with an offset ({e}): \
+                 write e.g. 2026-12-04T10:30:00-05:00"
+            ),
+        )
+    })
+}
+
 fn coordinate(field: &str, value: f64, max: f64) -> Result<f64, InvalidField> {
     if !value.is_finite() {
-        return Err(InvalidField::new(field, format!("{value} is not a finite number")));
+        return Err(InvalidField::new(
+            field,
+            format!("{value} is not a finite number"),
+        ));
     }
     if value.abs() > max {
         return Err(InvalidField::new(
             field,
-            format!("{value} is out of range: expected a value from -{max} to {max} (WGS84 degrees)"),
+            format!(
+                "{value} is out of range: expected a value from -{max} to {max} (WGS84 degrees)"
+            ),
         ));
     }
     Ok(value)
@@ -188,7 +220,10 @@ fn layer_positions(catalog: &Catalog, names: &[String]) -> Result<Vec<usize>, In
                 .collect();
             return Err(InvalidField::new(
                 "layers",
-                format!("unknown layer {name:?}: known layers are {}", known.join(", ")),
+                format!(
+                    "unknown layer {name:?}: known layers are {}",
+                    known.join(", ")
+                ),
             ));
         };
         positions.push(position);
@@ -224,14 +259,18 @@ mod tests {
 
     #[test]
     fn nan_latitude_rejected() {
-        let err = request(f64::NAN, -73.6).validate(&empty(), Utc::now()).unwrap_err();
+        let err = request(f64::NAN, -73.6)
+            .validate(&empty(), Utc::now())
+            .unwrap_err();
         assert_eq!(err.field, "lat");
         assert!(err.message.contains("NaN"), "{err}");
     }
 
     #[test]
     fn out_of_range_longitude_rejected() {
-        let err = request(45.5, 181.0).validate(&empty(), Utc::now()).unwrap_err();
+        let err = request(45.5, 181.0)
+            .validate(&empty(), Utc::now())
+            .unwrap_err();
         assert_eq!(err.field, "lon");
         assert!(err.message.contains("181"), "{err}");
     }
@@ -252,6 +291,15 @@ mod tests {
         let err = r.validate(&empty(), Utc::now()).unwrap_err();
         assert_eq!(err.field, "at");
         assert!(err.message.contains("2026-12-04T10:30:00"), "{err}");
+    }
+
+    #[test]
+    fn as_of_without_offset_rejected() {
+        let mut r = request(45.5, -73.6);
+        r.as_of = Some("2026-11-01".into());
+        let err = r.validate(&empty(), Utc::now()).unwrap_err();
+        assert_eq!(err.field, "as_of");
+        assert!(err.message.contains("\"2026-11-01\""), "{err}");
     }
 
     #[test]

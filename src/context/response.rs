@@ -14,6 +14,10 @@ pub struct ContextResponse<'a> {
     /// The instant works were checked against.
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<FixedOffset>,
+    /// The instant the layer versions were chosen for, when the request set `as_of`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub as_of: Option<DateTime<FixedOffset>>,
     pub h3: H3Cell,
     /// One entry per requested layer, in manifest order.
     pub layers: Vec<LayerContext<'a>>,
@@ -41,9 +45,27 @@ pub struct LayerContext<'a> {
     /// Who published the layer's data; shown wherever the data is shown.
     pub attribution: Option<&'a str>,
     pub licence: Option<&'a str>,
+    /// The stored version of the layer the features come from. Absent when
+    /// the layer was read straight from its source file, without a store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Present when `as_of` is before the layer's first activation: the
+    /// features then come from the layer's first version, and the value
+    /// is `first_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of_fallback: Option<AsOfFallback>,
     /// Districts covering the point (by id), or nearby assets and active
     /// works (nearest first).
     pub features: Vec<FeatureContext<'a>>,
+}
+
+/// Why a layer answered `as_of` from another version than the one active then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AsOfFallback {
+    /// No version of the layer was active at `as_of`, so its first version
+    /// was used.
+    FirstVersion,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

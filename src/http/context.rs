@@ -1,5 +1,7 @@
 //! The context routes: one point by POST or GET, many points by batch.
 
+use std::collections::HashMap;
+
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -9,8 +11,11 @@ use serde::Serialize;
 use super::error::{ApiError, ErrorBody};
 use super::parse::{self, JsonBytes};
 use super::state::AppState;
+use super::versions::{AsOfKey, choose_versions};
 use crate::catalog::Catalog;
-use crate::context::{self, ContextRequest, ContextResponse, InvalidField};
+use crate::context::{
+    self, ContextQuery, ContextRequest, ContextResponse, InvalidField, LayerChoice,
+};
 
 /// The context of one point.
 #[utoipa::path(
@@ -31,7 +36,7 @@ pub async fn post_context(
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let request: ContextRequest = parse::json(&body)?;
-    context_of_one(&state, &request)
+    context_of_one(&state, &request).await
 }
 
 /// The context of one point, with the parameters in the query string.
@@ -51,15 +56,22 @@ pub async fn get_context(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let request: ContextRequest = parse::query(query.as_deref().unwrap_or(""))?;
-    context_of_one(&state, &request).map_err(|e| hint_encoded_plus(e, &request))
+    context_of_one(&state, &request)
+        .await
+        .map_err(|e| hint_encoded_plus(e, &request))
 }
 
 /// Adds the likely fix to an `at` error when the value contains a space,
 /// because a query string decodes an unencoded `+`, as in `+05:00`, to a space.
 fn hint_encoded_plus(error: ApiError, request: &ContextRequest) -> ApiError {
-    let has_space = request.at.as_deref().is_some_and(|at| at.contains(' '));
+    let has_space = |value: &Option<String>| value.as_deref().is_some_and(|v| v.contains(' '));
+    let spaced = |field: &str| match field {
+        "at" => has_space(&request.at),
+        "as_of" => has_space(&request.as_of),
+        _ => false,
+    };
     match error {
-        ApiError::InvalidField(mut invalid) if invalid.field == "at" && has_space => {
+        ApiError::InvalidField(mut invalid) if spaced(&invalid.field) => {
             invalid
                 .message
                 .push_str("; in a query string, write the + of an offset as %2B");
@@ -92,29 +104,68 @@ pub async fn post_batch(
     let max_batch = state.settings.max_batch;
     let now = Utc::now();
     // NOTE: when the request times out, the client gets 408 but the blocking
-    // task cannot be cancelled and runs to its end.
-    let task =
-        tokio::task::spawn_blocking(move || contexts_of_batch(&catalog, &body, max_batch, now));
-    let bytes = task.await.map_err(|e| ApiError::Internal {
-        detail: format!("batch task failed: {e}"),
-    })??;
+    // tasks cannot be cancelled and run to their end.
+    let decoding = catalog.clone();
+    let queries = blocking(move || decode_batch(&decoding, &body, max_batch, now)).await?;
+    let choices = batch_choices(&state, &catalog, &queries).await?;
+    let bytes = blocking(move || contexts_of_batch(&catalog, &queries, &choices)).await?;
     Ok(json_response(bytes))
 }
 
-fn context_of_one(state: &AppState, request: &ContextRequest) -> Result<Response, ApiError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal {
+            detail: format!("batch task failed: {e}"),
+        })?
+}
+
+async fn context_of_one(state: &AppState, request: &ContextRequest) -> Result<Response, ApiError> {
     let catalog = state.catalog()?;
     let query = request.validate(&catalog, Utc::now())?;
-    let response = context::context(&catalog, &query);
+    let Some(as_of) = query.as_of else {
+        let response = context::context(&catalog, &query);
+        return Ok(json_response(to_json(&response)?));
+    };
+    let choices = choose_versions(state, &catalog, &query.layers, as_of)
+        .await
+        .map_err(|invalid| invalid.unwrap_or_else(ApiError::from))?;
+    let response = context::context_of_choices(&choices, &query);
     Ok(json_response(to_json(&response)?))
 }
 
-/// Decodes, validates and computes a batch: CPU work, run off the async threads.
-fn contexts_of_batch(
+/// Chooses the layer versions of every batch item with `as_of`, once per
+/// distinct instant and layer list.
+async fn batch_choices(
+    state: &AppState,
+    catalog: &Catalog,
+    queries: &[ContextQuery],
+) -> Result<HashMap<AsOfKey, Vec<LayerChoice>>, ApiError> {
+    let mut choices = HashMap::new();
+    for (i, query) in queries.iter().enumerate() {
+        let Some(key) = AsOfKey::of(query) else {
+            continue;
+        };
+        if choices.contains_key(&key) {
+            continue;
+        }
+        let chosen = choose_versions(state, catalog, &query.layers, key.as_of)
+            .await
+            .map_err(|e| e.unwrap_or_else(|invalid| at_index(i, invalid)))?;
+        choices.insert(key, chosen);
+    }
+    Ok(choices)
+}
+
+/// Decodes and validates a batch: CPU work, run off the async threads.
+fn decode_batch(
     catalog: &Catalog,
     body: &[u8],
     max_batch: usize,
     now: DateTime<Utc>,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<ContextQuery>, ApiError> {
     let requests: Vec<ContextRequest> = parse::json(body)?;
     if requests.len() > max_batch {
         return Err(ApiError::BatchTooLarge {
@@ -122,14 +173,27 @@ fn contexts_of_batch(
             max: max_batch,
         });
     }
-    let queries = requests
+    requests
         .iter()
         .enumerate()
         .map(|(i, request)| request.validate(catalog, now).map_err(|e| at_index(i, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// Computes and serializes a batch: CPU work, run off the async threads.
+fn contexts_of_batch(
+    catalog: &Catalog,
+    queries: &[ContextQuery],
+    choices: &HashMap<AsOfKey, Vec<LayerChoice>>,
+) -> Result<Vec<u8>, ApiError> {
     let responses: Vec<ContextResponse<'_>> = queries
         .iter()
-        .map(|q| context::context(catalog, q))
+        .map(
+            |query| match AsOfKey::of(query).and_then(|key| choices.get(&key)) {
+                Some(chosen) => context::context_of_choices(chosen, query),
+                None => context::context(catalog, query),
+            },
+        )
         .collect();
     to_json(&responses)
 }

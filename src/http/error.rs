@@ -36,6 +36,10 @@ pub enum ApiError {
     TimedOut { timeout_s: u64 },
     #[error("the layers are still loading: retry when GET /ready returns 200")]
     NotReady,
+    /// A layer or layer version that the store does not have; the message
+    /// names it.
+    #[error("{message}")]
+    VersionNotFound { message: String },
     /// A fault of the service. `detail` goes to the log, never to the client.
     #[error("internal error: {detail}")]
     Internal { detail: String },
@@ -80,7 +84,7 @@ impl ApiError {
             | ApiError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::VersionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,

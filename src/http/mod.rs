@@ -11,6 +11,7 @@ mod openapi;
 mod parse;
 mod server;
 mod state;
+mod versions;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
@@ -46,6 +47,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/context/batch", post(context::post_batch))
         .route("/v1/layers", get(meta::layers))
+        .route("/v1/layers/{name}/versions", get(versions::list_versions))
+        .route("/v1/layers/{name}/activate", post(versions::activate))
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/openapi.json", get(openapi::openapi_json))

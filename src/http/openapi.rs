@@ -8,11 +8,13 @@ use utoipa::OpenApi;
 use super::context::{self, json_response};
 use super::error::{ErrorBody, ErrorDetail};
 use super::meta::{self, LayerList, Status};
+use super::versions::{self, ActivateRequest, VersionEntry, VersionList};
 use crate::context::{
-    ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon, LayerContext,
+    AsOfFallback, ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon, LayerContext,
     NearbyFeature, Neighbour,
 };
 use crate::layer::{LayerInfo, LayerKind};
+use crate::store::{Activation, Origin};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +28,8 @@ use crate::layer::{LayerInfo, LayerKind};
         context::get_context,
         context::post_batch,
         meta::layers,
+        versions::list_versions,
+        versions::activate,
         meta::health,
         meta::ready,
         openapi_json,
@@ -36,6 +40,7 @@ use crate::layer::{LayerInfo, LayerKind};
         LatLon,
         H3Cell,
         LayerContext,
+        AsOfFallback,
         FeatureContext,
         DistrictFeature,
         Neighbour,
@@ -44,6 +49,11 @@ use crate::layer::{LayerInfo, LayerKind};
         LayerKind,
         LayerList,
         Status,
+        VersionList,
+        VersionEntry,
+        ActivateRequest,
+        Activation,
+        Origin,
         ErrorBody,
         ErrorDetail,
     ))

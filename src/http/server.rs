@@ -1,18 +1,25 @@
 //! Serving the router on a socket, loading layers in the background and
 //! shutting down gracefully.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::app;
 use super::state::{AppState, Settings};
+use super::versions::install_version;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::context::{DEFAULT_CACHED_VERSIONS, VersionLoadError, VersionSource, index_layer};
 use crate::manifest::Manifest;
 use crate::source::SourceError;
+use crate::store::{ActiveVersionWatcher, Store, StoreError, SyncError, sync_manifest};
+
+/// The `activated_by` of the activations made at start-up for the manifest.
+pub const MANIFEST_ACTIVATOR: &str = "manifest";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -25,17 +32,26 @@ pub enum ServeError {
     },
     #[error("cannot load the layers: {0}")]
     Source(#[from] SourceError),
+    #[error("cannot open the layer store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot sync the manifest layers with the store: {0}")]
+    Sync(#[from] SyncError),
+    #[error("cannot index a stored layer: {0}")]
+    Index(#[from] VersionLoadError),
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("the layer loading task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Listens on `config.listen` and loads the layers of `manifest` meanwhile
-/// (`/health` returns 200 and `/ready` 503 until they are loaded), then
-/// serves until SIGTERM or Ctrl-C. On a signal it stops accepting connections and returns once the
-/// requests in flight have completed, even while layers are still loading.
-/// A layer that fails to load stops the server with an error.
+/// Listens on `config.listen`, opens the layer store (PostGIS at
+/// `config.database_url`, else the GeoPackage in `config.state_dir`) and
+/// syncs the layers of `manifest` with it meanwhile (`/health` returns 200
+/// and `/ready` 503 until they are loaded), then serves until SIGTERM or
+/// Ctrl-C, swapping in the layer versions activated elsewhere. On a signal
+/// it stops accepting connections and returns once the requests in flight
+/// have completed, even while layers are still loading. A layer that fails
+/// to load stops the server with an error.
 pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError> {
     let listener = TcpListener::bind(config.listen)
         .await
@@ -46,37 +62,103 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
     let address = listener.local_addr()?;
     tracing::info!(listen = %address, manifest = %manifest.path.display(), "listening");
 
-    let state = AppState::loading(Settings::from(config));
+    let store = Store::open(config.database_url.as_deref(), &config.state_dir).await?;
+    let versions = VersionSource::new(store.clone(), DEFAULT_CACHED_VERSIONS);
+    let state = AppState::loading(Settings::from(config)).with_versions(versions);
     let (stop, stopped) = watch::channel(false);
     let server =
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown(stopped));
     let mut server = tokio::spawn(async move { server.await });
 
     let loaded = tokio::select! {
-        loaded = load(manifest, &state) => loaded,
+        loaded = load(&store, manifest, &state) => loaded,
         stopped = &mut server => {
             stopped??;
             tracing::info!("server stopped before the layers were loaded");
             return Ok(());
         }
     };
-    if loaded.is_err() {
-        let _ = stop.send(true);
+    match &loaded {
+        Ok(known) => {
+            let period = Duration::from_secs(config.version_check_s);
+            tokio::spawn(follow_activations(
+                state.clone(),
+                store,
+                known.clone(),
+                period,
+            ));
+        }
+        Err(_) => {
+            let _ = stop.send(true);
+        }
     }
     server.await??;
     tracing::info!("server stopped");
-    loaded
+    loaded.map(|_| ())
 }
 
-/// Loads the catalog off the async threads and installs it in `state`.
-async fn load(manifest: Manifest, state: &AppState) -> Result<(), ServeError> {
+/// Syncs the manifest's layers with `store`, indexes them off the async
+/// threads and installs the catalog in `state`. Returns the version of
+/// each layer by name.
+async fn load(
+    store: &Store,
+    manifest: Manifest,
+    state: &AppState,
+) -> Result<HashMap<String, u32>, ServeError> {
     let started = Instant::now();
-    let catalog = tokio::task::spawn_blocking(move || Catalog::load(&manifest)).await?;
-    let catalog = catalog.inspect_err(|e| tracing::error!(error = %e, "layers failed to load"))?;
+    let catalog = load_catalog(store, &manifest)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "layers failed to load"))?;
+    let known = (0..catalog.layers().len())
+        .filter_map(|i| catalog.version(i))
+        .map(|version| (version.layer.clone(), version.version))
+        .collect();
     let layers = catalog.layers().len();
     state.install(catalog);
     tracing::info!(layers, load_ms = started.elapsed().as_millis(), "ready");
-    Ok(())
+    Ok(known)
+}
+
+async fn load_catalog(store: &Store, manifest: &Manifest) -> Result<Catalog, ServeError> {
+    let synced = sync_manifest(store, manifest, MANIFEST_ACTIVATOR).await?;
+    let mut layers = Vec::with_capacity(synced.len());
+    for layer in synced {
+        let index = index_layer(layer.layer, layer.version.version).await?;
+        layers.push((index, Some(layer.version)));
+    }
+    Ok(Catalog::with_versions(layers))
+}
+
+/// Swaps in the layer versions activated by other processes, until the
+/// runtime stops. `known` is the version of each layer served now.
+async fn follow_activations(
+    state: AppState,
+    store: Store,
+    known: HashMap<String, u32>,
+    period: Duration,
+) {
+    let mut watcher = loop {
+        match ActiveVersionWatcher::new(store.clone(), known.clone(), period).await {
+            Ok(watcher) => break watcher,
+            Err(e) => {
+                tracing::error!(error = %e, retry_s = period.as_secs(), "cannot watch layer activations");
+                tokio::time::sleep(period).await;
+            }
+        }
+    };
+    loop {
+        match watcher.next_change().await {
+            Ok(changed) => {
+                for active in changed {
+                    install_version(&state, active.layer, active.version).await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, retry_s = period.as_secs(), "checking layer activations failed");
+                tokio::time::sleep(period).await;
+            }
+        }
+    }
 }
 
 /// Completes on SIGTERM, Ctrl-C, or when `stopped` turns true.

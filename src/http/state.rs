@@ -9,6 +9,9 @@ use arc_swap::ArcSwap;
 use super::error::ApiError;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::context::VersionSource;
+use crate::index::LayerIndex;
+use crate::store::VersionInfo;
 
 /// Request limits of the HTTP interface.
 #[derive(Debug, Clone)]
@@ -42,6 +45,12 @@ pub struct AppState {
     catalog: Arc<ArcSwap<Catalog>>,
     ready: Arc<AtomicBool>,
     pub settings: Arc<Settings>,
+    /// The layer store and its past versions; `None` when the layers were
+    /// read straight from their source files.
+    versions: Option<Arc<VersionSource>>,
+    /// Held while a layer's active version changes, so that the catalog
+    /// ends with the version activated last.
+    activation: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -59,7 +68,31 @@ impl AppState {
             catalog: Arc::new(ArcSwap::from_pointee(Catalog::new(Vec::new()))),
             ready: Arc::new(AtomicBool::new(false)),
             settings: Arc::new(settings),
+            versions: None,
+            activation: Arc::default(),
         }
+    }
+
+    /// Serves layer versions from `versions`.
+    pub fn with_versions(mut self, versions: VersionSource) -> Self {
+        self.versions = Some(Arc::new(versions));
+        self
+    }
+
+    pub fn versions(&self) -> Option<&Arc<VersionSource>> {
+        self.versions.as_ref()
+    }
+
+    /// Locks out other activations until the guard is dropped.
+    pub async fn lock_activation(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.activation.lock().await
+    }
+
+    /// Swaps in a catalog where one layer is replaced by `index`, read from
+    /// `version`. Requests in flight keep the catalog they started with.
+    pub fn replace_layer(&self, index: Arc<LayerIndex>, version: VersionInfo) {
+        self.catalog
+            .rcu(|catalog| catalog.with_layer_replaced(Arc::clone(&index), version.clone()));
     }
 
     /// Replaces the catalog and marks the service ready.
