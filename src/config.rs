@@ -13,6 +13,13 @@
 //! state_dir = "state"             # relative to this file's folder
 //! # database_url = "postgres://…"  # PostGIS store; else state_dir/repere.gpkg
 //! version_check_s = 5
+//! max_upload_bytes = 268435456    # largest file POST /v1/layers/{name}/import accepts
+//! open_reads = false              # default: true when no [[token]] is configured
+//!
+//! [[token]]                       # see crate::auth
+//! name = "gis-team"
+//! roles = ["read", "gis"]
+//! sha256 = "…"                    # `repere token hash` prints it
 //! ```
 
 use std::net::SocketAddr;
@@ -20,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Deserialize;
+
+use crate::auth::{Access, TokenConfig};
 
 /// Default of [`Config::listen`]: loopback only, so a first run exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -31,6 +40,9 @@ pub const DEFAULT_MAX_BATCH: usize = 1000;
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_STATE_DIR: &str = "state";
 pub const DEFAULT_VERSION_CHECK_S: u64 = 5;
+/// 256 MiB: larger than the city layers imported so far by two orders of
+/// magnitude.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -79,6 +91,10 @@ pub struct Config {
     /// Period of the check for layer versions activated by other
     /// processes, seconds. With PostGIS, notices apply them sooner.
     pub version_check_s: u64,
+    /// Access tokens and whether reads need one.
+    pub access: Access,
+    /// Largest file accepted by the import route, bytes.
+    pub max_upload_bytes: usize,
     /// Keys of the config file that no setting reads, such as `listn`:
     /// logged as a warning at start-up, not fatal.
     pub unknown_keys: Vec<String>,
@@ -96,6 +112,8 @@ impl Default for Config {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             database_url: None,
             version_check_s: DEFAULT_VERSION_CHECK_S,
+            access: Access::default(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             unknown_keys: Vec::new(),
         }
     }
@@ -113,6 +131,11 @@ pub struct ConfigLayer {
     pub state_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub version_check_s: Option<u64>,
+    pub max_upload_bytes: Option<usize>,
+    pub open_reads: Option<bool>,
+    /// The `[[token]]` entries; only the config file sets them.
+    #[serde(rename = "token")]
+    pub tokens: Option<Vec<TokenConfig>>,
 }
 
 impl Config {
@@ -126,7 +149,8 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         if let Some(path) = file {
-            let (layer, unknown_keys) = read_file(path)?;
+            let (mut layer, unknown_keys) = read_file(path)?;
+            config.access = access(path, layer.tokens.take(), layer.open_reads)?;
             config.apply(layer);
             config.unknown_keys = unknown_keys;
         }
@@ -164,6 +188,9 @@ impl Config {
         if let Some(seconds) = layer.version_check_s {
             self.version_check_s = seconds;
         }
+        if let Some(bytes) = layer.max_upload_bytes {
+            self.max_upload_bytes = bytes;
+        }
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -180,8 +207,21 @@ impl Config {
         at_least_one("request_timeout_s", self.request_timeout_s)?;
         at_least_one("max_body_bytes", self.max_body_bytes as u64)?;
         at_least_one("max_batch", self.max_batch as u64)?;
+        at_least_one("max_upload_bytes", self.max_upload_bytes as u64)?;
         at_least_one("version_check_s", self.version_check_s)
     }
+}
+
+/// Checks the `[[token]]` entries of the config file at `path`.
+fn access(
+    path: &Path,
+    tokens: Option<Vec<TokenConfig>>,
+    open_reads: Option<bool>,
+) -> Result<Access, ConfigError> {
+    Access::new(&tokens.unwrap_or_default(), open_reads).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Reads a config file; a relative `manifest` becomes relative to its folder.
@@ -221,6 +261,13 @@ fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<ConfigLayer, ConfigE
         state_dir: env("REPERE_STATE_DIR").map(PathBuf::from),
         database_url: env("DATABASE_URL"),
         version_check_s: env_value(&env, "REPERE_VERSION_CHECK_S", "expected whole seconds")?,
+        max_upload_bytes: env_value(
+            &env,
+            "REPERE_MAX_UPLOAD_BYTES",
+            "expected a number of bytes",
+        )?,
+        open_reads: None,
+        tokens: None,
     })
 }
 

@@ -104,7 +104,7 @@ pub struct Caller {
     pub name: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Token {
     name: String,
     roles: Vec<Role>,
@@ -112,7 +112,7 @@ struct Token {
 }
 
 /// The configured tokens and whether reads need one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Access {
     tokens: Vec<Token>,
     open_reads: bool,

@@ -5,6 +5,7 @@
 
 mod context;
 mod error;
+mod import;
 mod meta;
 mod middleware;
 mod openapi;
@@ -24,6 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use import::{DEFAULT_MAX_UPLOAD_BYTES, UploadLimit};
 pub use middleware::is_valid_request_id;
 pub use openapi::ApiDoc;
 pub use server::{ServeError, serve};
@@ -48,7 +50,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/context/batch", post(context::post_batch))
         .route("/v1/layers", get(meta::layers))
         .route("/v1/layers/{name}/versions", get(versions::list_versions))
+        .route_layer(axum_middleware::from_fn(crate::auth::require_read))
         .route("/v1/layers/{name}/activate", post(versions::activate))
+        .route(
+            "/v1/layers/{name}/import",
+            post(import::import_layer).layer(DefaultBodyLimit::disable()),
+        )
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/openapi.json", get(openapi::openapi_json))

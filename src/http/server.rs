@@ -67,7 +67,8 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
     let state = AppState::loading(Settings::from(config)).with_versions(versions);
     let (stop, stopped) = watch::channel(false);
     let server =
-        axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown(stopped));
+        axum::serve(listener, app_with_access(state.clone(), config))
+        .with_graceful_shutdown(shutdown(stopped));
     let mut server = tokio::spawn(async move { server.await });
 
     let loaded = tokio::select! {
@@ -159,6 +160,13 @@ async fn follow_activations(
             }
         }
     }
+}
+
+/// The router with the configured tokens and upload limit.
+fn app_with_access(state: AppState, config: &Config) -> axum::Router {
+    app(state)
+        .layer(axum::Extension(std::sync::Arc::new(config.access.clone())))
+        .layer(axum::Extension(super::UploadLimit(config.max_upload_bytes)))
 }
 
 /// Completes on SIGTERM, Ctrl-C, or when `stopped` turns true.

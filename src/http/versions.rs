@@ -12,6 +12,7 @@ use super::context::{json_response, to_json};
 use super::error::{ApiError, ErrorBody};
 use super::parse::{self, JsonBytes};
 use super::state::AppState;
+use crate::auth::RequireGis;
 use crate::catalog::Catalog;
 use crate::context::{
     ContextQuery, InvalidField, LayerChoice, VersionLoadError, VersionSource, index_layer,
@@ -22,12 +23,6 @@ use crate::store::{Activation, Origin, Page, Store, StoreError, VersionInfo};
 /// Default and maximum of `per_page` when listing versions.
 pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const MAX_PER_PAGE: u32 = 100;
-
-/// The name recorded as `activated_by` for activations through the API.
-// TODO: record the name of the access token once the route requires one.
-fn activator() -> &'static str {
-    "anonymous"
-}
 
 /// Query parameters of `GET /v1/layers/{name}/versions`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -190,12 +185,15 @@ fn page_bounds(query: &VersionsQuery) -> Result<(u32, u32), ApiError> {
     responses(
         (status = 200, description = "The activation", body = Activation),
         (status = 400, description = "The body is invalid", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks role gis", body = ErrorBody),
         (status = 404, description = "The layer or the version is not in the store", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
     )
 )]
 pub async fn activate(
     State(state): State<AppState>,
+    RequireGis(caller): RequireGis,
     Path(name): Path<String>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
@@ -203,7 +201,7 @@ pub async fn activate(
     let store = store(&state)?;
     let _guard = state.lock_activation().await;
     let activation = store
-        .activate(&name, request.version, activator())
+        .activate(&name, request.version, &caller.name)
         .await
         .map_err(store_error)?;
     let layer = store

@@ -273,7 +273,7 @@ pub struct Commit {
 /// `commit.dry_run`, stores it as a new version and activates it on request.
 pub async fn commit(
     store: &Store,
-    prepared: Prepared,
+    prepared: &Prepared,
     commit: &Commit,
 ) -> Result<ImportReport, ImportError> {
     let layer = &prepared.layer;
@@ -284,7 +284,7 @@ pub async fn commit(
         }
         None => None,
     };
-    let mut report = new_report(&prepared, commit, diff);
+    let mut report = new_report(prepared, commit, diff);
     if commit.dry_run {
         return Ok(report);
     }
