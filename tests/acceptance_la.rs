@@ -136,13 +136,15 @@ fn read_enriched(path: &Path) -> HashMap<String, (Vec<String>, Vec<String>)> {
 async fn councils_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "la_councils").await;
-    schema.load(&fixture(COUNCILS_FILE), "councils", &[]);
+    schema.load(&fixture(COUNCILS_FILE), "councils", &[]).await;
     assert_eq!(
         schema.invalid_count("councils").await,
         0,
         "invalid councils"
     );
-    schema.load_csv_points(&fixture(REQUESTS_FILE), "requests");
+    schema
+        .load_csv_points(&fixture(REQUESTS_FILE), "requests")
+        .await;
     let located = located_requests(&pool, &schema).await;
     assert_eq!(located.len(), LOCATED_COUNT, "requests with a point");
 

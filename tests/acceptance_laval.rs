@@ -106,7 +106,9 @@ fn district_names(catalog: &Catalog, lon: f64, lat: f64) -> Vec<String> {
 async fn grid_matches_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "laval_grid").await;
-    schema.load(&default_layer_path(DISTRICTS), "districts", &[]);
+    schema
+        .load(&default_layer_path(DISTRICTS), "districts", &[])
+        .await;
     let grid = grid_over_district(&pool, &schema).await;
     assert_eq!(
         grid.len(),
@@ -147,7 +149,9 @@ async fn grid_matches_postgis() {
 async fn self_intersection_lobe_covered() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "laval_lobe").await;
-    schema.load(&default_layer_path(DISTRICTS), "districts", &[]);
+    schema
+        .load(&default_layer_path(DISTRICTS), "districts", &[])
+        .await;
     let lobe = self_intersection_lobe(&pool, &schema).await;
     println!("Laval-les-Îles lobe: {lobe:?}");
     assert_eq!(lobe.part_count, 2, "polygons of the repaired district");

@@ -24,7 +24,9 @@ fn montreal_catalog() -> Catalog {
 /// Loads the boroughs' file, published in NAD83 / MTM zone 8 (EPSG:32188),
 /// into `boroughs` in WGS84, reprojected by PostGIS.
 async fn load_boroughs(schema: &Schema) {
-    schema.load(&default_layer_path(BOROUGHS), "boroughs_mtm8", &[]);
+    schema
+        .load(&default_layer_path(BOROUGHS), "boroughs_mtm8", &[])
+        .await;
     schema
         .execute(&format!(
             "CREATE TABLE {wgs84} AS SELECT codeid, nom, ST_Transform(geom, 4326) AS geom FROM {mtm8}; \
@@ -151,7 +153,7 @@ async fn places_boroughs_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "places").await;
     load_boroughs(&schema).await;
-    schema.load(&fixture(PLACES_FILE), "places", &[]);
+    schema.load(&fixture(PLACES_FILE), "places", &[]).await;
     let places = places_with_boroughs(&pool, &schema).await;
     assert_eq!(places.len(), 3231, "places loaded by ogr2ogr");
 
@@ -417,8 +419,10 @@ async fn distances_match_postgis() {
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "distances").await;
     load_boroughs(&schema).await;
-    schema.load(&default_layer_path(STOPS), "stops", &[]);
-    schema.load(&default_layer_path(FIRE_HALLS), "fire_halls", &[]);
+    schema.load(&default_layer_path(STOPS), "stops", &[]).await;
+    schema
+        .load(&default_layer_path(FIRE_HALLS), "fire_halls", &[])
+        .await;
     let points = random_points(&pool, &schema).await;
     assert_eq!(points.len(), 100, "points drawn by PostGIS");
 

@@ -151,7 +151,7 @@ async fn active_works_match_sql() {
     let csv = write_work_csv(dir.path());
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "works").await;
-    schema.load_csv_points(&csv, "requests");
+    schema.load_csv_points(&csv, "requests").await;
     let table = schema.table("requests");
     let mut connection = los_angeles_session(&pool).await;
 
@@ -208,7 +208,7 @@ async fn interval_bounds_in_sql() {
     let csv = write_work_csv(dir.path());
     let pool = common::connect().await;
     let schema = Schema::create(&pool, "works_bounds").await;
-    schema.load_csv_points(&csv, "requests");
+    schema.load_csv_points(&csv, "requests").await;
     let table = schema.table("requests");
     let mut connection = los_angeles_session(&pool).await;
 

@@ -44,6 +44,10 @@ pub async fn connect() -> PgPool {
         })
 }
 
+/// The key of the advisory lock that serialises ogr2ogr loads; any constant
+/// works as long as no other code of the test database uses it.
+const OGR2OGR_LOCK: i64 = 0x7265_7065_7265;
+
 /// Returns a name no other test of this run uses: `prefix`, the process id
 /// and a counter. Tests run in parallel, in one process or several.
 pub fn unique_name(prefix: &str) -> String {
@@ -83,23 +87,39 @@ impl Schema {
     /// feature id column `fid`, and column names are laundered (lower case,
     /// spaces to underscores). `options` go to ogr2ogr before the file name,
     /// e.g. `["-t_srs", "EPSG:3857"]`.
-    pub fn load(&self, path: &Path, table: &str, options: &[&str]) {
+    ///
+    /// Loads run one at a time in the database, under an advisory lock:
+    /// ogr2ogr registers a CRS without an EPSG code in `spatial_ref_sys`
+    /// under the next free SRID, so two concurrent loads of such a file
+    /// would both insert the same SRID and one would fail.
+    pub async fn load(&self, path: &Path, table: &str, options: &[&str]) {
+        let mut connection = self.pool.acquire().await.expect("connection");
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(OGR2OGR_LOCK)
+            .execute(&mut *connection)
+            .await
+            .expect("pg_advisory_lock");
         let output = Command::new("ogr2ogr")
             .args(["-f", "PostgreSQL", &ogr_connection(&database_url())])
             .args(["-nln", table, "-lco", &format!("SCHEMA={}", self.name)])
             .args(["-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid"])
             .args(options)
             .arg(path)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run ogr2ogr: {e}; install gdal-bin (scripts/test does)")
-            });
+            .output();
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(OGR2OGR_LOCK)
+            .execute(&mut *connection)
+            .await
+            .expect("pg_advisory_unlock");
+        let output = output.unwrap_or_else(|e| {
+            panic!("cannot run ogr2ogr: {e}; install gdal-bin (scripts/test does)")
+        });
         assert_command_succeeded("ogr2ogr", &output, path);
     }
 
     /// Loads a CSV file whose Longitude and Latitude columns are WGS84
     /// degrees into `table`, as points.
-    pub fn load_csv_points(&self, path: &Path, table: &str) {
+    pub async fn load_csv_points(&self, path: &Path, table: &str) {
         let options = [
             "-oo",
             "X_POSSIBLE_NAMES=Longitude",
@@ -108,7 +128,7 @@ impl Schema {
             "-a_srs",
             "EPSG:4326",
         ];
-        self.load(path, table, &options);
+        self.load(path, table, &options).await;
     }
 
     /// Counts the invalid geometries of a table, for oracles that need valid
