@@ -44,7 +44,7 @@ pub async fn connect() -> PgPool {
         })
 }
 
-/// The key of the advisory lock that serialises ogr2ogr loads; any constant
+/// The key of the advisory lock that serialises ogr2ogr loads. Any constant
 /// works as long as no other code of the test database uses it.
 const OGR2OGR_LOCK: i64 = 0x7265_7065_7265;
 
@@ -88,10 +88,10 @@ impl Schema {
     /// spaces to underscores). `options` go to ogr2ogr before the file name,
     /// e.g. `["-t_srs", "EPSG:3857"]`.
     ///
-    /// Loads run one at a time in the database, under an advisory lock:
+    /// Loads run one at a time in the database, under an advisory lock.
     /// ogr2ogr registers a CRS without an EPSG code in `spatial_ref_sys`
-    /// under the next free SRID, so two concurrent loads of such a file
-    /// would both insert the same SRID and one would fail.
+    /// under the next free SRID, and two concurrent loads of such a file
+    /// would insert the same SRID, so that one of them fails.
     pub async fn load(&self, path: &Path, table: &str, options: &[&str]) {
         let mut connection = self.pool.acquire().await.expect("connection");
         sqlx::query("SELECT pg_advisory_lock($1)")
