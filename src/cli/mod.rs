@@ -1,4 +1,4 @@
-//! The command line: `repere serve`, `context`, `layers` and `enrich`.
+//! The command line: `repere serve`, `context`, `layers`, `enrich`, `import` and `token`.
 //!
 //! Exit status: 0 on success, 2 for invalid arguments (including a CSV
 //! column that is not in the header), 1 for any other failure.
@@ -6,7 +6,9 @@
 mod columns;
 mod context;
 mod enrich;
+mod import;
 mod layers;
+mod token;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -60,6 +62,13 @@ pub enum Command {
     Layers,
     /// Add context columns to every row of a CSV file.
     Enrich(enrich::EnrichArgs),
+    /// Import a layer file into the store and print the import report.
+    Import(Box<import::ImportArgs>),
+    /// Produce the values of a [[token]] entry of the config file.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +82,8 @@ pub enum CliError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     #[error(transparent)]
     Serve(#[from] ServeError),
     #[error("cannot read {path}: {message}")]
@@ -142,6 +153,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Context(args) => context::run(&args, &config),
         Command::Layers => layers::run(&config),
         Command::Enrich(args) => enrich::run(&args, &config),
+        Command::Import(args) => import::run(&args, &config),
+        Command::Token { command } => token::run(&command),
     }
 }
 

@@ -277,7 +277,12 @@ pub async fn commit(
     commit: &Commit,
 ) -> Result<ImportReport, ImportError> {
     let layer = &prepared.layer;
-    let diff = match store.active_version(&layer.info.name).await? {
+    let active = match store.active_version(&layer.info.name).await {
+        Ok(active) => active,
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let diff = match active {
         Some(active) => {
             let old = store.load_version(&layer.info.name, active.version).await?;
             Some(diff(&old, layer, active.version))

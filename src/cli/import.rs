@@ -1,0 +1,205 @@
+//! `repere import FILE --layer NAME --kind KIND`: reads a layer file,
+//! prints the import report as JSON and stores the layer as a new version.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::CliError;
+use crate::config::Config;
+use crate::import::{self, Commit, ImportOptions};
+use crate::layer::LayerKind;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The layer file: GeoJSON, zipped Shapefile (.zip), GeoPackage, CSV or
+    /// OSM PBF.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Name of the layer to create or update.
+    #[arg(long, value_name = "NAME")]
+    pub layer: String,
+    /// How the layer is queried: district, asset or work.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: LayerKind,
+    /// Attribute holding each feature's id (`fid` for the GDAL FID).
+    #[arg(long, value_name = "FIELD")]
+    pub id_field: String,
+    /// Attribute holding each feature's display name.
+    #[arg(long, value_name = "FIELD")]
+    pub name_field: String,
+    /// CRS of the coordinates, overriding the file's, e.g. EPSG:32188.
+    #[arg(long)]
+    pub crs: Option<String>,
+    /// Attribute encoding of a Shapefile without .cpg, e.g. CP1252.
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// OGR SQL attribute filter; OSM tags without a column are in other_tags.
+    #[arg(long = "where", value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Properties to keep, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "FIELDS")]
+    pub keep: Option<Vec<String>>,
+    #[arg(long)]
+    pub attribution: Option<String>,
+    #[arg(long)]
+    pub licence: Option<String>,
+    /// Layer of a multi-layer file: a GeoPackage table, or points, lines,
+    /// multipolygons… in an OSM PBF file.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// CSV: longitude (or easting) column.
+    #[arg(long, value_name = "COLUMN")]
+    pub x_field: Option<String>,
+    /// CSV: latitude (or northing) column.
+    #[arg(long, value_name = "COLUMN")]
+    pub y_field: Option<String>,
+    /// CSV: column of WKT geometries, instead of --x-field and --y-field.
+    #[arg(long, value_name = "COLUMN")]
+    pub wkt_field: Option<String>,
+    /// Work layers: IANA time zone of dates without an offset.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Work layers: attribute holding the start of activity.
+    #[arg(long, value_name = "FIELD")]
+    pub start_field: Option<String>,
+    /// Work layers: attribute holding the end of activity.
+    #[arg(long, value_name = "FIELD")]
+    pub end_field: Option<String>,
+    /// Work layers: chrono strftime pattern of the start and end values.
+    #[arg(long, value_name = "PATTERN")]
+    pub datetime_format: Option<String>,
+    /// Folder of the GeoPackage layer store [default: the config's state_dir].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// PostgreSQL URL of a PostGIS layer store [default: DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Read and report only; write nothing to the store.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Activate the new version once stored.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub activate: bool,
+}
+
+fn parse_kind(value: &str) -> Result<LayerKind, String> {
+    match value {
+        "district" => Ok(LayerKind::District),
+        "asset" => Ok(LayerKind::Asset),
+        "work" => Ok(LayerKind::Work),
+        other => Err(format!("{other:?} is not district, asset or work")),
+    }
+}
+
+impl ImportArgs {
+    fn options(&self) -> ImportOptions {
+        ImportOptions {
+            kind: self.kind,
+            id_field: self.id_field.clone(),
+            name_field: self.name_field.clone(),
+            crs: self.crs.clone(),
+            encoding: self.encoding.clone(),
+            filter: self.filter.clone(),
+            keep: self.keep.clone(),
+            attribution: self.attribution.clone(),
+            licence: self.licence.clone(),
+            table: self.table.clone(),
+            x_field: self.x_field.clone(),
+            y_field: self.y_field.clone(),
+            wkt_field: self.wkt_field.clone(),
+            timezone: self.timezone.clone(),
+            start_field: self.start_field.clone(),
+            end_field: self.end_field.clone(),
+            datetime_format: self.datetime_format.clone(),
+        }
+    }
+}
+
+pub fn run(args: &ImportArgs, config: &Config) -> Result<(), CliError> {
+    let progress = progress_bar();
+    progress.set_message(format!("reading {}", args.file.display()));
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let work_dir = tempfile::tempdir().map_err(|e| CliError::Output {
+        path: "a temporary folder".to_owned(),
+        message: e.to_string(),
+    })?;
+    let prepared = import::prepare(
+        &args.layer,
+        &args.file,
+        &file_name,
+        &args.options(),
+        work_dir.path(),
+    )?;
+    progress.set_message(format!(
+        "comparing and storing {} features",
+        prepared.layer.features.len()
+    ));
+    let report = store_layer(args, config, &prepared)?;
+    progress.finish_and_clear();
+    print_json(&report)
+}
+
+fn store_layer(
+    args: &ImportArgs,
+    config: &Config,
+    prepared: &import::Prepared,
+) -> Result<import::ImportReport, CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Output {
+        path: "the async runtime".to_owned(),
+        message: e.to_string(),
+    })?;
+    let state_dir = args.state_dir.as_ref().unwrap_or(&config.state_dir);
+    let database_url = args.database_url.as_ref().or(config.database_url.as_ref());
+    let commit = Commit {
+        dry_run: args.dry_run,
+        activate: args.activate,
+        by: cli_user(),
+    };
+    runtime.block_on(async {
+        let store = Store::open(database_url.map(String::as_str), state_dir)
+            .await
+            .map_err(import::ImportError::from)?;
+        Ok(import::commit(&store, prepared, &commit).await?)
+    })
+}
+
+/// The author recorded for a command-line import: `cli:` and the user name.
+fn cli_user() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    format!("cli:{user}")
+}
+
+/// A spinner on stderr when it is a terminal, else nothing.
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn print_json(report: &import::ImportReport) -> Result<(), CliError> {
+    let output_error = |message: String| CliError::Output {
+        path: "stdout".to_owned(),
+        message,
+    };
+    let mut text = serde_json::to_string_pretty(report).map_err(|e| output_error(e.to_string()))?;
+    text.push('\n');
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| output_error(e.to_string()))
+}
