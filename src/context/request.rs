@@ -30,10 +30,10 @@ pub struct ContextRequest {
     /// The instant works must be active at, RFC 3339 with an offset. Default: now.
     #[schema(example = "2026-12-04T10:30:00-05:00")]
     pub at: Option<String>,
-    /// Answer from the layer versions that were active at this instant,
-    /// RFC 3339 with an offset. Before a layer's first activation, its first
-    /// version is used and the layer entry says `as_of_fallback`. Default:
-    /// the active versions.
+    /// The instant whose active layer versions are used, RFC 3339 with an
+    /// offset. Before a layer's first activation, its first version is used
+    /// and the layer entry sets `as_of_fallback`. Default: the versions
+    /// active now.
     #[schema(example = "2026-11-01T00:00:00-04:00")]
     pub as_of: Option<String>,
     /// Radius of the asset and work search, metres. Default 100, at most 5,000.
@@ -97,7 +97,7 @@ pub struct ContextQuery {
     /// WGS84, x = longitude, y = latitude.
     pub point: Coord<f64>,
     pub at: DateTime<FixedOffset>,
-    /// The instant whose active layer versions answer, `None` for the current ones.
+    /// The instant whose active layer versions are used, `None` for the current ones.
     pub as_of: Option<DateTime<FixedOffset>>,
     pub radius_m: f64,
     pub limit: usize,

@@ -46,9 +46,9 @@ pub enum ServeError {
 
 /// Listens on `config.listen`, opens the layer store (PostGIS at
 /// `config.database_url`, else the GeoPackage in `config.state_dir`) and
-/// syncs the layers of `manifest` with it meanwhile (`/health` returns 200
-/// and `/ready` 503 until they are loaded), then serves until SIGTERM or
-/// Ctrl-C, swapping in the layer versions activated elsewhere. On a signal
+/// syncs the layers of `manifest` with the store in the background. `/health` returns 200
+/// and `/ready` 503 until the layers are loaded. It then serves until
+/// SIGTERM or Ctrl-C and swaps in the layer versions activated elsewhere. On a signal
 /// it stops accepting connections and returns once the requests in flight
 /// have completed, even while layers are still loading. A layer that fails
 /// to load stops the server with an error.
@@ -63,11 +63,11 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
     tracing::info!(listen = %address, manifest = %manifest.path.display(), "listening");
 
     let store = Store::open(config.database_url.as_deref(), &config.state_dir).await?;
+    log_store(&store, config);
     let versions = VersionSource::new(store.clone(), DEFAULT_CACHED_VERSIONS);
     let state = AppState::loading(Settings::from(config)).with_versions(versions);
     let (stop, stopped) = watch::channel(false);
-    let server =
-        axum::serve(listener, app_with_access(state.clone(), config))
+    let server = axum::serve(listener, app_with_access(state.clone(), config))
         .with_graceful_shutdown(shutdown(stopped));
     let mut server = tokio::spawn(async move { server.await });
 
@@ -96,6 +96,18 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
     server.await??;
     tracing::info!("server stopped");
     loaded.map(|_| ())
+}
+
+/// Logs which store serves the layers. The database URL is not logged
+/// because it may contain a password.
+fn log_store(store: &Store, config: &Config) {
+    match store {
+        Store::GeoPackage(_) => {
+            let state_dir = config.state_dir.display();
+            tracing::info!(store = "geopackage", state_dir = %state_dir, "layer store opened");
+        }
+        Store::Postgis(_) => tracing::info!(store = "postgis", "layer store opened"),
+    }
 }
 
 /// Syncs the manifest's layers with `store`, indexes them off the async
@@ -132,6 +144,10 @@ async fn load_catalog(store: &Store, manifest: &Manifest) -> Result<Catalog, Ser
 
 /// Swaps in the layer versions activated by other processes, until the
 /// runtime stops. `known` is the version of each layer served now.
+///
+/// NOTE: the watcher also reads back, once, each version that this process
+/// activated through the API, before [`install_version`] finds it served
+/// already. With a large layer that read competes with requests for the CPU.
 async fn follow_activations(
     state: AppState,
     store: Store,
