@@ -196,7 +196,11 @@ fn choose_table(path: &Path, options: &ImportOptions) -> Result<Option<String>, 
     if options.table.is_some() || options.x_field.is_some() || options.wkt_field.is_some() {
         return Ok(options.table.clone());
     }
-    let tables = layer_names(path)?;
+    // A file GDAL cannot open here, such as a CSV named .txt, gets its
+    // error from the reader, which opens it with the format's options.
+    let Ok(tables) = layer_names(path) else {
+        return Ok(None);
+    };
     if tables.len() > 1 {
         return Err(ImportError::AmbiguousTable {
             path: path

@@ -44,8 +44,13 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     let path = spec.path.display().to_string();
     let dataset = open::open(spec, options, &path)?;
     let mut source = open::select_layer(&dataset, options.table.as_deref(), &path)?;
+    // The OSM driver returns -1 (u64::MAX through the gdal crate): it cannot
+    // count without reading the file.
+    let counted = i64::try_from(source.feature_count())
+        .ok()
+        .and_then(|count| usize::try_from(count).ok());
     let mut report = LoadReport {
-        read_count: usize::try_from(source.feature_count()).unwrap_or(usize::MAX),
+        read_count: counted.unwrap_or(0),
         ..LoadReport::default()
     };
     if let Some(filter) = &spec.filter {
@@ -66,6 +71,12 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
 
     let reader = Reader::new(spec, &path, &crs, transformer, &source, &driver)?;
     let features = reader.read(&mut source, &mut report)?;
+    if counted.is_none() {
+        // NOTE: without a count before the filter, the features left out by
+        // `where` are not counted either, so filtered_count stays 0.
+        report.read_count = features.len() + report.rejected.len();
+        report.filtered_count = 0;
+    }
     let layer = Layer::new(layer_info(spec, &crs), features, report);
     log_report(&layer);
     Ok(layer)
