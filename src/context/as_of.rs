@@ -33,8 +33,8 @@ pub struct LayerChoice {
 pub enum VersionLoadError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("indexing layer {layer:?} version {version} failed: {source}")]
-    Index {
+    #[error("the task reading or indexing layer {layer:?} version {version} failed: {source}")]
+    Task {
         layer: String,
         version: u32,
         source: tokio::task::JoinError,
@@ -135,7 +135,7 @@ impl VersionSource {
 
     async fn load(&self, name: &str, version: u32) -> Result<Arc<LayerIndex>, VersionLoadError> {
         let started = Instant::now();
-        let layer = self.store.load_version(name, version).await?;
+        let layer = read_version(&self.store, name, version).await?;
         let index = index_layer(layer, version).await?;
         tracing::info!(
             layer = name,
@@ -152,9 +152,31 @@ pub async fn index_layer(layer: Layer, version: u32) -> Result<LayerIndex, Versi
     let name = layer.info.name.clone();
     tokio::task::spawn_blocking(move || LayerIndex::new(layer))
         .await
-        .map_err(|source| VersionLoadError::Index {
+        .map_err(|source| VersionLoadError::Task {
             layer: name,
             version,
             source,
         })
+}
+
+/// Reads a version back from `store` on a thread of the blocking pool.
+/// PostGIS rows are decoded on the thread that polls the read, and a large
+/// layer would otherwise delay the requests on the async worker threads.
+pub async fn read_version(
+    store: &Store,
+    name: &str,
+    version: u32,
+) -> Result<Layer, VersionLoadError> {
+    let runtime = tokio::runtime::Handle::current();
+    let (store, owned_name) = (store.clone(), name.to_owned());
+    let read = move || runtime.block_on(store.load_version(&owned_name, version));
+    let layer =
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(|source| VersionLoadError::Task {
+                layer: name.to_owned(),
+                version,
+                source,
+            })??;
+    Ok(layer)
 }

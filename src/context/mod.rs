@@ -17,6 +17,7 @@ use crate::layer::LayerKind;
 
 pub use as_of::{
     DEFAULT_CACHED_VERSIONS, LayerChoice, VersionLoadError, VersionSource, index_layer,
+    read_version,
 };
 pub use request::{ContextQuery, ContextRequest, InvalidField, limits};
 pub use response::{

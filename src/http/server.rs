@@ -79,23 +79,49 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
             return Ok(());
         }
     };
-    match &loaded {
+    let (stop_watching, watching_stopped) = watch::channel(false);
+    let watcher = match &loaded {
         Ok(known) => {
             let period = Duration::from_secs(config.version_check_s);
-            tokio::spawn(follow_activations(
-                state.clone(),
-                store,
-                known.clone(),
-                period,
-            ));
+            let watching = follow_activations(state.clone(), store, known.clone(), period);
+            Some(off_workers(until_stopped(watching, watching_stopped)))
         }
         Err(_) => {
             let _ = stop.send(true);
+            None
         }
-    }
+    };
     server.await??;
+    let _ = stop_watching.send(true);
+    if let Some(watcher) = watcher {
+        wait_for_watcher(watcher).await;
+    }
     tracing::info!("server stopped");
     loaded.map(|_| ())
+}
+
+/// The longest wait for the activation watcher at shutdown: enough to
+/// finish indexing a layer of 100,000 points on one core (an estimate).
+const WATCHER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Waits for the activation watcher to end, so that no timer of it runs
+/// while the runtime shuts down.
+async fn wait_for_watcher(watcher: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(WATCHER_STOP_TIMEOUT, watcher)
+        .await
+        .is_err()
+    {
+        let timeout_s = WATCHER_STOP_TIMEOUT.as_secs();
+        tracing::warn!(timeout_s, "activation watcher still busy at shutdown");
+    }
+}
+
+/// Runs `future` until it ends or `stopped` turns true.
+async fn until_stopped(future: impl Future<Output = ()>, mut stopped: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = future => {}
+        _ = stopped.wait_for(|stop| *stop) => {}
+    }
 }
 
 /// Logs which store serves the layers. The database URL is not logged
@@ -140,6 +166,14 @@ async fn load_catalog(store: &Store, manifest: &Manifest) -> Result<Catalog, Ser
         layers.push((index, Some(layer.version)));
     }
     Ok(Catalog::with_versions(layers))
+}
+
+/// Runs `future` on a thread of the blocking pool. Reading a large layer
+/// version back from PostGIS decodes every row on the thread that polls
+/// it, and on the async worker threads that would delay every request.
+fn off_workers<F: Future<Output = ()> + Send + 'static>(future: F) -> tokio::task::JoinHandle<()> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(future))
 }
 
 /// Swaps in the layer versions activated by other processes, until the

@@ -16,6 +16,7 @@ use crate::auth::RequireGis;
 use crate::catalog::Catalog;
 use crate::context::{
     ContextQuery, InvalidField, LayerChoice, VersionLoadError, VersionSource, index_layer,
+    read_version,
 };
 use crate::layer::Layer;
 use crate::store::{Activation, Origin, Page, Store, StoreError, VersionInfo};
@@ -204,10 +205,9 @@ pub async fn activate(
         .activate(&name, request.version, &caller.name)
         .await
         .map_err(store_error)?;
-    let layer = store
-        .load_version(&name, request.version)
+    let layer = read_version(store, &name, request.version)
         .await
-        .map_err(store_error)?;
+        .map_err(load_error)?;
     let info = store
         .version(&name, request.version)
         .await
