@@ -2,7 +2,7 @@
 //! activate layers.
 //!
 //! The config file lists each token as `[[token]]` with a `name`, its
-//! `roles` and the SHA-256 of the token (`sha256`), so the file never holds
+//! `roles` and the SHA-256 of the token (`sha256`), so the file never contains
 //! a token itself. Clients send `Authorization: Bearer <token>`. The service
 //! hashes the token and compares the hash with every configured hash in
 //! constant time.
@@ -29,7 +29,7 @@ pub use http::{RequireGis, require_read};
 /// The caller name recorded when a read is allowed without a token.
 pub const ANONYMOUS: &str = "anonymous";
 
-/// What a token allows.
+/// A permission granted to a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -79,7 +79,7 @@ pub enum TokenConfigError {
     NoRoles { name: String },
 }
 
-/// Why a request is not allowed.
+/// A reason a request is not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error(

@@ -23,7 +23,7 @@ pub struct ImportArgs {
     /// Name of the layer to create or update.
     #[arg(long, value_name = "NAME")]
     pub layer: String,
-    /// How the layer is queried: district, asset or work.
+    /// Layer kind, which decides how context queries read it: district, asset or work.
     #[arg(long, value_parser = parse_kind)]
     pub kind: LayerKind,
     /// Attribute holding each feature's id (`fid` for the GDAL FID).
@@ -172,13 +172,13 @@ fn store_layer(
     })
 }
 
-/// The author recorded for a command-line import: `cli:` and the user name.
+/// Returns the author recorded for a command-line import: `cli:` and the user name.
 fn cli_user() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     format!("cli:{user}")
 }
 
-/// A spinner on stderr when it is a terminal, else nothing.
+/// Creates a spinner on stderr when it is a terminal, else a hidden bar.
 fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

@@ -3,9 +3,9 @@
 //!
 //! The form has one `file` part (GeoJSON, zipped Shapefile, GeoPackage,
 //! CSV or OSM PBF, recognised by its file name) and one text part per
-//! [`ImportOptions`] field, such as `kind`, `id_field` and `where`; `keep`
-//! takes a comma-separated list or repeated parts. The query string takes
-//! `dry_run` and `activate` (`true` or `false`).
+//! [`ImportOptions`] field, such as `kind`, `id_field` and `where`. The
+//! `keep` option takes a comma-separated list or repeated parts. The query
+//! string takes `dry_run` and `activate` (`true` or `false`).
 
 use std::io::Write;
 use std::path::Path as FsPath;

@@ -62,7 +62,7 @@ pub struct ImportOptions {
     pub datetime_format: Option<String>,
 }
 
-/// Why an import failed. Nothing is written when it fails.
+/// A failed import. Nothing is written when an import fails.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("layer name {name:?} is invalid: {message}")]
@@ -262,7 +262,7 @@ fn keep_properties(layer: &mut Layer, keep: &[String]) -> Result<(), ImportError
     Ok(())
 }
 
-/// What to do with a prepared layer.
+/// The actions to take with a prepared layer.
 #[derive(Debug, Clone)]
 pub struct Commit {
     /// Write nothing, only report.
