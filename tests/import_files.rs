@@ -537,3 +537,105 @@ fn zip_entry_count_bounded() {
         "{message}"
     );
 }
+
+/// Runs ogr2ogr, which writes the GeoPackage independently of repère.
+fn ogr2ogr(args: &[&str]) {
+    let status = std::process::Command::new("ogr2ogr")
+        .args(args)
+        .status()
+        .expect("ogr2ogr runs");
+    assert!(status.success(), "ogr2ogr {args:?}");
+}
+
+/// A GeoPackage with two tables: `fire_halls` (67 features) and
+/// `taxi_stands` (409), the counts ogrinfo reports for their sources.
+fn two_table_geopackage(dir: &Path) -> PathBuf {
+    let path = dir.join("two.gpkg");
+    let target = path.to_str().unwrap();
+    let halls = repo_file("data/montreal-emergency/fire_halls.json");
+    let stands = repo_file("data/montreal-taxi-stands/postes-taxi.geojson");
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        target,
+        halls.to_str().unwrap(),
+        "-nln",
+        "fire_halls",
+    ]);
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        "-update",
+        target,
+        stands.to_str().unwrap(),
+        "-nln",
+        "taxi_stands",
+    ]);
+    path
+}
+
+fn prepare_file(path: &Path, value: Value) -> Result<Prepared, ImportError> {
+    let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let work_dir = tempfile::tempdir().unwrap();
+    prepare(
+        "imported",
+        path,
+        &file_name,
+        &options(value),
+        work_dir.path(),
+    )
+}
+
+#[test]
+fn geopackage_table_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = two_table_geopackage(dir.path());
+    let value = with(named("asset", "Nom"), json!({"table": "taxi_stands"}));
+    let prepared = prepare_file(&path, value).unwrap();
+    assert_eq!(prepared.layer.report.read_count, 409);
+}
+
+#[test]
+fn geopackage_ambiguous_lists_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = two_table_geopackage(dir.path());
+    let message = prepare_file(&path, named("asset", "Nom"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("fire_halls, taxi_stands"), "{message}");
+    let value = with(named("asset", "Nom"), json!({"table": "hydrants"}));
+    let message = prepare_file(&path, value).unwrap_err().to_string();
+    assert!(message.contains("\"hydrants\""), "{message}");
+    assert!(message.contains("fire_halls, taxi_stands"), "{message}");
+}
+
+/// Two lines and a point as WKT, written by hand.
+#[test]
+fn csv_wkt_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segments.csv");
+    std::fs::write(
+        &path,
+        "code,label,shape\n\
+         s1,first,\"LINESTRING (-73.60 45.50, -73.59 45.51)\"\n\
+         s2,second,\"LINESTRING (-73.58 45.50, -73.57 45.52)\"\n\
+         p1,third,\"POINT (-73.56 45.53)\"\n",
+    )
+    .unwrap();
+    let value = with(
+        named("asset", "code"),
+        json!({"wkt_field": "shape", "crs": "EPSG:4326"}),
+    );
+    let prepared = prepare_file(&path, value).unwrap();
+    assert_eq!(prepared.layer.features.len(), 3);
+    assert_eq!(
+        prepared.layer.info.bbox,
+        Some([-73.60, 45.50, -73.56, 45.53])
+    );
+    let first = &prepared.layer.features[0];
+    assert!(
+        !first.properties.contains_key("shape"),
+        "{:?}",
+        first.properties
+    );
+}
