@@ -4,13 +4,12 @@
 //! The moments are drawn from a seeded generator; the seed is printed, and
 //! REPERE_FAULT_SEED replays a run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use repere::store::{Page, Store};
+use repere::store::{Page, Store, VersionInfo};
 
-const LAYER: &str = "grid";
 const FEATURES: usize = 20_000;
 const KILLS: usize = 20;
 
@@ -33,14 +32,36 @@ fn write_grid(path: &Path) {
     std::fs::write(path, text).unwrap();
 }
 
-fn import_command(file: &Path, state_dir: &Path) -> Command {
+/// The store under test: a GeoPackage in a folder, or a PostGIS database.
+enum Backend {
+    GeoPackage(PathBuf),
+    Postgis(String),
+}
+
+impl Backend {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Backend::GeoPackage(dir) => vec!["--state-dir".into(), dir.display().to_string()],
+            Backend::Postgis(url) => vec!["--database-url".into(), url.clone()],
+        }
+    }
+
+    async fn open(&self) -> Store {
+        match self {
+            Backend::GeoPackage(dir) => Store::open(None, dir).await.unwrap(),
+            Backend::Postgis(url) => Store::open(Some(url), Path::new(".")).await.unwrap(),
+        }
+    }
+}
+
+fn import_command(file: &Path, backend: &Backend, layer: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_repere"));
     command
         .arg("import")
         .arg(file)
         .args([
             "--layer",
-            LAYER,
+            layer,
             "--kind",
             "asset",
             "--id-field",
@@ -48,8 +69,7 @@ fn import_command(file: &Path, state_dir: &Path) -> Command {
             "--name-field",
             "label",
         ])
-        .arg("--state-dir")
-        .arg(state_dir)
+        .args(backend.args())
         .env_remove("REPERE_CONFIG")
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null())
@@ -84,18 +104,17 @@ fn seed() -> u64 {
 
 /// Checks that version `active` is the active version, unchanged, and that
 /// every stored version reads back whole.
-async fn check_store(state_dir: &Path, active: &repere::store::VersionInfo, round: usize) {
-    let store = Store::open(None, state_dir).await.unwrap();
-    let now = store
-        .active_version(LAYER)
-        .await
-        .unwrap()
-        .expect("an active version");
-    assert_eq!(&now, active, "round {round}: the active version changed");
-    for version in store.versions(LAYER, Page::first(1000)).await.unwrap() {
-        let layer = store.load_version(LAYER, version.version).await.unwrap();
+async fn check_store(store: &Store, layer: &str, active: &VersionInfo, round: usize) {
+    let now = store.active_version(layer).await.unwrap();
+    assert_eq!(
+        now.as_ref(),
+        Some(active),
+        "round {round}: the active version changed"
+    );
+    for version in store.versions(layer, Page::first(1000)).await.unwrap() {
+        let loaded = store.load_version(layer, version.version).await.unwrap();
         assert_eq!(
-            layer.features.len(),
+            loaded.features.len(),
             version.feature_count,
             "round {round}: version {} is partial",
             version.version
@@ -108,42 +127,58 @@ async fn check_store(state_dir: &Path, active: &repere::store::VersionInfo, roun
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn killed_imports_leave_active_version() {
+/// Imports the grid once and activates it, then kills `KILLS` imports of
+/// the same file at seeded random moments within the time of a full run.
+async fn kill_imports(backend: Backend, layer: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("grid.geojson");
     write_grid(&file);
-    let state_dir = dir.path().join("state");
 
     let started = Instant::now();
-    let status = import_command(&file, &state_dir)
+    let status = import_command(&file, &backend, layer)
         .arg("--activate")
         .status()
         .unwrap();
     assert!(status.success());
     let full_run = started.elapsed();
-    let store = Store::open(None, &state_dir).await.unwrap();
-    let active = store.active_version(LAYER).await.unwrap().unwrap();
-    drop(store);
+    let store = backend.open().await;
+    let active = store.active_version(layer).await.unwrap().unwrap();
 
     let seed = seed();
-    println!("kill moments seed: {seed} (REPERE_FAULT_SEED={seed} replays them)");
+    println!("{layer}: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
     let mut moments = Moments(seed);
     for round in 0..KILLS {
         let delay = full_run.mul_f64(moments.next_fraction());
-        let mut child = import_command(&file, &state_dir).spawn().unwrap();
+        let mut child = import_command(&file, &backend, layer).spawn().unwrap();
         std::thread::sleep(delay);
         let _ = Command::new("kill")
             .args(["-9", &child.id().to_string()])
             .status();
         let _ = child.wait();
-        println!("round {round}: killed after {} ms", delay.as_millis());
-        check_store(&state_dir, &active, round).await;
+        println!(
+            "{layer} round {round}: killed after {} ms",
+            delay.as_millis()
+        );
+        check_store(&store, layer, &active, round).await;
     }
-    let store = Store::open(None, &state_dir).await.unwrap();
-    let stored = store.versions(LAYER, Page::first(1000)).await.unwrap();
+    let stored = store.versions(layer, Page::first(1000)).await.unwrap();
     println!(
-        "{} of {KILLS} killed imports completed before the kill",
+        "{layer}: {} of {KILLS} killed imports completed before the kill",
         stored.len() - 1
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_imports_keep_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_imports(Backend::GeoPackage(dir.path().join("state")), "grid").await;
+}
+
+/// Needs the PostGIS test database (REPERE_TEST_DATABASE_URL).
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_imports_keep_postgis() {
+    let url = std::env::var("REPERE_TEST_DATABASE_URL")
+        .expect("REPERE_TEST_DATABASE_URL is not set: run scripts/test, which starts PostGIS");
+    let layer = format!("grid_{}", std::process::id());
+    kill_imports(Backend::Postgis(url), &layer).await;
 }
