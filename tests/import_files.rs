@@ -639,3 +639,70 @@ fn csv_wkt_column() {
         first.properties
     );
 }
+
+/// Zips the Laval districts Shapefile (DBF language byte 0x57, Windows
+/// ANSI, so cp1252) with `extra` files added.
+fn zipped_laval(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
+    use std::io::Write;
+
+    let path = dir.join("laval.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    for extension in ["shp", "shx", "dbf", "prj"] {
+        let source = repo_file(&format!(
+            "data/laval-districts-2013/Laval-2465005.{extension}"
+        ));
+        zip.start_file(format!("laval/Laval-2465005.{extension}"), options)
+            .unwrap();
+        zip.write_all(&std::fs::read(source).unwrap()).unwrap();
+    }
+    for (name, bytes) in extra {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+fn district_names(prepared: &Prepared) -> Vec<String> {
+    let mut names: Vec<String> = prepared
+        .layer
+        .features
+        .iter()
+        .filter_map(|f| f.name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `ogrinfo -al Laval-2465005.shp` lists NM_DIS "Sainte-Dorothée" and
+/// "Laval-les-Îles".
+#[test]
+fn zipped_shapefile_cp1252_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = zipped_laval(dir.path(), &[]);
+    let prepared = prepare_file(&path, named("district", "NM_DIS")).unwrap();
+    assert_eq!(prepared.layer.features.len(), 21);
+    let names = district_names(&prepared);
+    assert!(names.contains(&"Sainte-Dorothée".to_owned()), "{names:?}");
+    assert!(names.contains(&"Laval-les-Îles".to_owned()), "{names:?}");
+}
+
+/// A .cpg naming UTF-8 overrides the language byte, so the cp1252 "é"
+/// (0xE9) no longer decodes to "é"; the `encoding` option overrides both.
+#[test]
+fn cpg_and_encoding_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = zipped_laval(dir.path(), &[("laval/Laval-2465005.cpg", b"UTF-8")]);
+    let with_cpg = district_names(&prepare_file(&path, named("district", "NM_DIS")).unwrap());
+    assert!(
+        !with_cpg.contains(&"Sainte-Dorothée".to_owned()),
+        "{with_cpg:?}"
+    );
+    let value = with(named("district", "NM_DIS"), json!({"encoding": "CP1252"}));
+    let with_option = district_names(&prepare_file(&path, value).unwrap());
+    assert!(
+        with_option.contains(&"Sainte-Dorothée".to_owned()),
+        "{with_option:?}"
+    );
+}
