@@ -182,3 +182,136 @@ async fn killed_imports_keep_postgis() {
     let layer = format!("grid_{}", std::process::id());
     kill_imports(Backend::Postgis(url), &layer).await;
 }
+
+const GIS_TOKEN: &str = "fault-test-token-81c2";
+
+/// Starts `repere serve` on a free port with a GeoPackage store in
+/// `state_dir` and one token of role gis, and returns it with its address.
+fn start_serve(dir: &Path, state_dir: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+
+    let manifest = dir.join("layers.toml");
+    std::fs::write(&manifest, "# no layers\n").unwrap();
+    let config = dir.join("repere.toml");
+    let hash = repere::auth::hash_token(GIS_TOKEN);
+    let text = format!("[[token]]\nname = \"faults\"\nroles = [\"gis\"]\nsha256 = \"{hash}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
+        .arg(&manifest)
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .env("REPERE_LOG", "info")
+        .env_remove("REPERE_CONFIG")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut address = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(start) = line.find("listen=") {
+            let rest = &line[start + "listen=".len()..];
+            address = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.contains("ready layers=") {
+            break;
+        }
+    }
+    // Keep reading the log so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address.expect("the server logged its address"))
+}
+
+/// The grid file as a multipart form for the import route.
+fn grid_form(file: &Path) -> (String, Vec<u8>) {
+    let boundary = "fault-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("kind", "asset"),
+        ("id_field", "code"),
+        ("name_field", "label"),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"grid.geojson\"\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&std::fs::read(file).unwrap());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_import(
+    address: &str,
+    query: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(format!("http://{address}/v1/layers/grid/import{query}"))
+        .bearer_auth(GIS_TOKEN)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+}
+
+/// `kill -9` of `repere serve` while it imports the grid over HTTP.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_server_keeps_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("grid.geojson");
+    write_grid(&file);
+    let state_dir = dir.path().join("state");
+    let (content_type, body) = grid_form(&file);
+
+    let (mut server, address) = start_serve(dir.path(), &state_dir);
+    let started = Instant::now();
+    let first = post_import(&address, "?activate=true", &content_type, body.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let full_run = started.elapsed();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let store = Store::open(None, &state_dir).await.unwrap();
+    let active = store.active_version("grid").await.unwrap().unwrap();
+    drop(store);
+
+    let seed = seed();
+    println!("serve: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
+    let mut moments = Moments(seed);
+    for round in 0..KILLS {
+        let (mut server, address) = start_serve(dir.path(), &state_dir);
+        let request = tokio::spawn(post_import_owned(
+            address,
+            content_type.clone(),
+            body.clone(),
+        ));
+        tokio::time::sleep(full_run.mul_f64(moments.next_fraction())).await;
+        let _ = Command::new("kill")
+            .args(["-9", &server.id().to_string()])
+            .status();
+        let _ = server.wait();
+        let _ = request.await;
+        let store = Store::open(None, &state_dir).await.unwrap();
+        check_store(&store, "grid", &active, round).await;
+    }
+}
+
+async fn post_import_owned(address: String, content_type: String, body: Vec<u8>) {
+    let _ = post_import(&address, "", &content_type, body).await;
+}
