@@ -113,3 +113,86 @@ impl Catalog {
         self.position(name).map(|i| self.layers[i].as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use geo::{Geometry, Point};
+    use serde_json::Map;
+
+    use super::*;
+    use crate::layer::{Feature, Layer, LayerInfo, LayerKind, LoadReport};
+    use crate::store::Origin;
+
+    /// A layer of one point feature with id `id`.
+    fn layer(name: &str, id: &str) -> Layer {
+        let info = LayerInfo {
+            name: name.to_owned(),
+            kind: LayerKind::Asset,
+            source: format!("{name}.geojson"),
+            source_crs: "EPSG:4326".to_owned(),
+            feature_count: 0,
+            bbox: None,
+            invalid_count: 0,
+            synthetic_id_count: 0,
+            attribution: None,
+            licence: None,
+        };
+        let feature = Feature {
+            id: id.to_owned(),
+            synthetic_id: false,
+            name: None,
+            properties: Map::new(),
+            geometry: Geometry::Point(Point::new(-73.6, 45.5)),
+            active: None,
+        };
+        Layer::new(info, vec![feature], LoadReport::default())
+    }
+
+    fn versioned(name: &str, id: &str, version: u32) -> (LayerIndex, Option<VersionInfo>) {
+        let layer = layer(name, id);
+        let info = VersionInfo::new(&layer, version, Origin::Manifest, "0");
+        (LayerIndex::new(layer), Some(info))
+    }
+
+    fn first_id(catalog: &Catalog, name: &str) -> String {
+        catalog.get(name).unwrap().layer().features[0].id.clone()
+    }
+
+    #[test]
+    fn replaced_layer_keeps_others() {
+        let catalog = Catalog::with_versions(vec![
+            versioned("stops", "v1-s", 1),
+            versioned("hydrants", "v1-h", 1),
+        ]);
+        let (index, version) = versioned("stops", "v2-s", 2);
+        let replaced = catalog.with_layer_replaced(Arc::new(index), version.unwrap());
+
+        assert_eq!(first_id(&replaced, "stops"), "v2-s");
+        assert_eq!(replaced.version(0).unwrap().version, 2);
+        assert_eq!(replaced.position("hydrants"), Some(1));
+        assert!(Arc::ptr_eq(&replaced.layers()[1], &catalog.layers()[1]));
+        assert_eq!(
+            first_id(&catalog, "stops"),
+            "v1-s",
+            "the old catalog is unchanged"
+        );
+        assert_eq!(catalog.version(0).unwrap().version, 1);
+    }
+
+    #[test]
+    fn new_layer_appended() {
+        let catalog = Catalog::with_versions(vec![versioned("stops", "v1-s", 1)]);
+        let (index, version) = versioned("wards", "v1-w", 1);
+        let grown = catalog.with_layer_replaced(Arc::new(index), version.unwrap());
+
+        assert_eq!(grown.layers().len(), 2);
+        assert_eq!(grown.position("wards"), Some(1));
+        assert_eq!(first_id(&grown, "wards"), "v1-w");
+    }
+
+    #[test]
+    fn file_layers_have_no_version() {
+        let catalog = Catalog::new(vec![LayerIndex::new(layer("stops", "s"))]);
+        assert!(catalog.version(0).is_none());
+    }
+}

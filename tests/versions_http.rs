@@ -46,7 +46,8 @@ async fn versions(server: &Server, query: &str) -> Value {
     list
 }
 
-/// The instants between the steps of [`two_versions`].
+/// An instant between the activations of versions 1 and 2, and the SHA-256
+/// of both source files.
 struct Steps {
     between: DateTime<Utc>,
     sha256: [String; 2],
@@ -93,6 +94,14 @@ async fn as_of_picks_version_active_then() {
                 .is_none(),
             "{label}: no fallback without as_of"
         );
+        let between = steps.between.to_rfc3339().replace('+', "%2B");
+        let url = format!(
+            "{}/v1/context?lat={POINT_LAT}&lon={POINT_LON}&as_of={between}",
+            server.base
+        );
+        let (status, answer) = get_json(&client(), &url).await;
+        assert_eq!(status, 200, "{label}: {answer}");
+        assert_version(&answer, 1, label);
 
         let url = format!("{}/v1/layers/{LAYER}/activate", server.base);
         let (status, activation) = post_json(&client(), &url, &json!({"version": 1})).await;
@@ -267,5 +276,38 @@ async fn restart_keeps_versions() {
         assert_eq!(layers_again, layers, "{label}: /v1/layers after restart");
         assert_eq!(layers_again["layers"][0]["feature_count"], 2, "{label}");
         server.stop();
+    }
+}
+
+/// Past versions are cached by least recent use, at most 8 of them: the
+/// log line "past layer version loaded" counts the reads from the store.
+#[tokio::test]
+async fn as_of_cache_bounded() {
+    for backend in backends("cache").await {
+        let label = backend.label();
+        let files = LayerFiles::new(LAYER, "district");
+        let mut instants = Vec::new();
+        for version in 1..=10 {
+            files.write(&districts(version, 2));
+            let server = Server::start(&files.manifest, &backend);
+            instants.push(Utc::now());
+            server.stop();
+        }
+        let server = Server::start(&files.manifest, &backend);
+        for (i, instant) in instants.iter().enumerate().take(9) {
+            assert_version(&context(&server, Some(instant)).await, i as u32 + 1, label);
+        }
+        assert_version(&context(&server, Some(&instants[8])).await, 9, label);
+        assert_version(&context(&server, Some(&instants[9])).await, 10, label);
+        assert_version(&context(&server, Some(&instants[0])).await, 1, label);
+        let log = server.stop_with_log();
+
+        let reads = log
+            .iter()
+            .filter(|line| line.contains("past layer version loaded"))
+            .count();
+        // Versions 1 to 9 once each; 9 again is cached, 10 is the served
+        // one, and 1 was evicted when 9 was read.
+        assert_eq!(reads, 10, "{label}: reads from the store");
     }
 }

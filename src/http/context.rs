@@ -129,9 +129,7 @@ async fn context_of_one(state: &AppState, request: &ContextRequest) -> Result<Re
         let response = context::context(&catalog, &query);
         return Ok(json_response(to_json(&response)?));
     };
-    let choices = choose_versions(state, &catalog, &query.layers, as_of)
-        .await
-        .map_err(|invalid| invalid.unwrap_or_else(ApiError::from))?;
+    let choices = choose_versions(state, &catalog, &query.layers, as_of).await?;
     let response = context::context_of_choices(&choices, &query);
     Ok(json_response(to_json(&response)?))
 }
@@ -153,7 +151,10 @@ async fn batch_choices(
         }
         let chosen = choose_versions(state, catalog, &query.layers, key.as_of)
             .await
-            .map_err(|e| e.unwrap_or_else(|invalid| at_index(i, invalid)))?;
+            .map_err(|error| match error {
+                ApiError::InvalidField(invalid) => at_index(i, invalid),
+                other => other,
+            })?;
         choices.insert(key, chosen);
     }
     Ok(choices)

@@ -310,17 +310,16 @@ impl AsOfKey {
     }
 }
 
-/// Chooses the layer versions that were active at `as_of`. Fails with the
-/// invalid `as_of` field when the service keeps no versions, else with
-/// the error of the store.
+/// Chooses the layer versions that were active at `as_of`. Fails with an
+/// invalid `as_of` field when the service keeps no versions.
 pub(super) async fn choose_versions(
     state: &AppState,
     catalog: &Catalog,
     positions: &[usize],
     as_of: impl Into<DateTime<Utc>>,
-) -> Result<Vec<LayerChoice>, Result<ApiError, InvalidField>> {
+) -> Result<Vec<LayerChoice>, ApiError> {
     let Some(source) = state.versions() else {
-        return Err(Err(InvalidField::new(
+        return Err(ApiError::from(InvalidField::new(
             "as_of",
             "this service reads its layers from files and keeps no versions: \
              omit as_of, or run repere serve to serve layers from a store",
@@ -329,5 +328,5 @@ pub(super) async fn choose_versions(
     source
         .choose(catalog, positions, as_of.into())
         .await
-        .map_err(|e| Ok(load_error(e)))
+        .map_err(load_error)
 }

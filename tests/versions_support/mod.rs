@@ -148,8 +148,19 @@ impl Server {
         panic!("the server exited before logging {part:?}");
     }
 
+    /// Stops the server as [`Server::stop`] does and returns the lines it
+    /// logged that no [`Server::wait_for`] consumed.
+    pub fn stop_with_log(mut self) -> Vec<String> {
+        self.terminate();
+        self.log.iter().collect()
+    }
+
     /// Sends SIGTERM and waits for the process to exit with status 0.
     pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
         let status = Command::new("kill")
             .args(["-s", "TERM", &self.child.id().to_string()])
             .status()

@@ -1,0 +1,65 @@
+//! A service whose layers come straight from files keeps no versions: its
+//! responses name none, `as_of` is rejected and the version routes say why.
+
+#[path = "http_support/mod.rs"]
+mod http_support;
+
+use http_support::{CENTRE_LAT, CENTRE_LON, assert_names, error_of, serve_catalog};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn answers_name_no_version() {
+    let base = serve_catalog().await;
+    let body = json!({"lat": CENTRE_LAT, "lon": CENTRE_LON});
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/context"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    for entry in answer["layers"].as_array().unwrap() {
+        assert!(entry.get("version").is_none(), "{entry}");
+        assert!(entry.get("as_of_fallback").is_none(), "{entry}");
+    }
+    assert!(answer.get("as_of").is_none(), "{answer}");
+}
+
+#[tokio::test]
+async fn as_of_rejected() {
+    let base = serve_catalog().await;
+    let client = reqwest::Client::new();
+    let body = json!({"lat": CENTRE_LAT, "lon": CENTRE_LON, "as_of": "2026-11-01T00:00:00Z"});
+    let response = client
+        .post(format!("{base}/v1/context"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_names(&error_of(response, 400).await, "as_of", "keeps no versions");
+
+    let batch = json!([{"lat": CENTRE_LAT, "lon": CENTRE_LON}, body]);
+    let response = client
+        .post(format!("{base}/v1/context/batch"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_names(
+        &error_of(response, 400).await,
+        "[1].as_of",
+        "keeps no versions",
+    );
+}
+
+#[tokio::test]
+async fn version_routes_not_found() {
+    let base = serve_catalog().await;
+    let response = reqwest::get(format!("{base}/v1/layers/wards/versions"))
+        .await
+        .unwrap();
+    let error = error_of(response, 404).await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("keeps no versions"), "{message}");
+}
