@@ -706,3 +706,66 @@ fn cpg_and_encoding_override() {
         "{with_option:?}"
     );
 }
+
+/// Five hand-written polygons, each broken in one way: every one is either
+/// kept and listed as repaired or listed as rejected with its reason.
+#[test]
+fn broken_polygons_accounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.geojson");
+    let feature = |code: &str, geometry: &str| {
+        format!(
+            "{{\"type\":\"Feature\",\"properties\":{{\"code\":\"{code}\"}},\"geometry\":{geometry}}}"
+        )
+    };
+    let features = [
+        feature(
+            "unclosed",
+            r#"{"type":"Polygon","coordinates":[[[-73.6,45.5],[-73.5,45.5],[-73.5,45.6],[-73.6,45.6]]]}"#,
+        ),
+        feature(
+            "three_points",
+            r#"{"type":"Polygon","coordinates":[[[-73.6,45.5],[-73.5,45.5],[-73.6,45.5]]]}"#,
+        ),
+        feature("empty", r#"{"type":"Polygon","coordinates":[]}"#),
+        feature("null", "null"),
+        feature(
+            "bow_tie",
+            r#"{"type":"Polygon","coordinates":[[[-73.6,45.5],[-73.5,45.6],[-73.5,45.5],[-73.6,45.6],[-73.6,45.5]]]}"#,
+        ),
+    ];
+    let text = format!(
+        "{{\"type\":\"FeatureCollection\",\"features\":[{}]}}",
+        features.join(",")
+    );
+    std::fs::write(&path, text).unwrap();
+
+    let prepared = prepare_file(&path, named("district", "code")).unwrap();
+    let report = &prepared.layer.report;
+    let kept: Vec<&str> = prepared
+        .layer
+        .features
+        .iter()
+        .map(|f| f.id.as_str())
+        .collect();
+    assert_eq!(kept, vec!["bow_tie"]);
+    assert_eq!(report.invalid.len(), 1);
+    // The bow tie's edges cross at (-73.55, 45.55), printed as the nearest double.
+    assert!(
+        report.invalid[0]
+            .reason
+            .starts_with("Self-intersection at or near point -73.549999"),
+        "{:?}",
+        report.invalid
+    );
+    let reasons: Vec<(i64, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.fid, r.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons[0].1.contains("closed"), "{reasons:?}");
+    assert!(reasons[1].1.contains("no polygonal part"), "{reasons:?}");
+    assert!(reasons[2].1.contains("no geometry"), "{reasons:?}");
+    assert!(reasons[3].1.contains("no geometry"), "{reasons:?}");
+}
