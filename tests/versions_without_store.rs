@@ -63,3 +63,50 @@ async fn version_routes_not_found() {
     let message = error["message"].as_str().unwrap();
     assert!(message.contains("keeps no versions"), "{message}");
 }
+
+#[tokio::test]
+async fn openapi_documents_versions() {
+    let base = serve_catalog().await;
+    let response = reqwest::get(format!("{base}/openapi.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    let schemas = &document["components"]["schemas"];
+    let properties = |schema: &str| schemas[schema]["properties"].clone();
+    assert!(
+        properties("ContextRequest")["as_of"].is_object(),
+        "as_of in the request"
+    );
+    assert!(
+        properties("ContextResponse")["as_of"].is_object(),
+        "as_of in the response"
+    );
+    assert!(
+        properties("LayerContext")["version"].is_object(),
+        "version of a layer"
+    );
+    assert!(
+        properties("LayerContext")["as_of_fallback"].is_object(),
+        "as_of_fallback"
+    );
+    assert_eq!(schemas["AsOfFallback"]["enum"], json!(["first_version"]));
+    assert!(
+        properties("ActivateRequest")["version"].is_object(),
+        "activation body"
+    );
+    let entry = properties("VersionEntry");
+    for field in [
+        "version",
+        "source_file",
+        "source_sha256",
+        "feature_count",
+        "invalid_count",
+        "repaired_count",
+        "imported_at",
+        "activated_at",
+        "activated_by",
+        "origin",
+        "active",
+    ] {
+        assert!(entry[field].is_object(), "{field} in a version entry");
+    }
+}
