@@ -9,14 +9,21 @@
 
 use std::io::Write;
 use std::path::Path as FsPath;
+use std::time::Duration;
 
-use axum::Json;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Extension, Multipart, Path, RawQuery, State};
+use axum::routing::post;
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use super::error::ApiError;
+use super::middleware;
 use super::state::AppState;
 use super::versions::install_version;
 use crate::auth::RequireGis;
@@ -30,8 +37,31 @@ pub use crate::config::DEFAULT_MAX_UPLOAD_BYTES;
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimit(pub usize);
 
+/// The time an import request may take, from its headers to its response:
+/// longer than [`crate::config::Config::request_timeout_s`], because the
+/// upload and the read grow with the file (about 4 s for 100,000 points in
+/// the import benchmark).
+// NOTE: a fixed estimate, not a setting; a file that takes longer gets 408.
+pub const IMPORT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// The largest text part of the form, bytes.
 const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
+
+/// Returns the import route with its own time-out, body limit (the upload
+/// limit is checked while streaming) and panic handler, to be merged after
+/// the request time-out of the other routes.
+pub(super) fn routes() -> Router<AppState> {
+    let time_limit = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|error| {
+            middleware::handle_layer_error(IMPORT_TIMEOUT, error)
+        }))
+        .timeout(IMPORT_TIMEOUT);
+    Router::new()
+        .route("/v1/layers/{name}/import", post(import_layer))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(DefaultBodyLimit::disable())
+        .layer(time_limit)
+}
 
 /// Query parameters of the import route.
 #[derive(Debug, Default, Deserialize)]

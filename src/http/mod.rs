@@ -52,10 +52,6 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/layers/{name}/versions", get(versions::list_versions))
         .route_layer(axum_middleware::from_fn(crate::auth::require_read))
         .route("/v1/layers/{name}/activate", post(versions::activate))
-        .route(
-            "/v1/layers/{name}/import",
-            post(import::import_layer).layer(DefaultBodyLimit::disable()),
-        )
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/openapi.json", get(openapi::openapi_json))
@@ -65,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(time_limit)
+        .merge(import::routes())
         .layer(PropagateRequestIdLayer::new(middleware::X_REQUEST_ID))
         .layer(middleware::trace())
         .layer(SetRequestIdLayer::new(
