@@ -371,6 +371,33 @@ mod tests {
     }
 
     #[test]
+    fn tokens_read_from_file() {
+        // `printf %s secret | sha256sum`
+        let hash = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+        let text = format!("[[token]]\nname = \"gis\"\nroles = [\"gis\"]\nsha256 = \"{hash}\"\n");
+        let (_dir, path) = write_config(&text);
+        let config = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap();
+        let caller = config
+            .access
+            .authorize(Some(b"Bearer secret"), crate::auth::Role::Gis)
+            .unwrap();
+        assert_eq!(caller.name, "gis");
+        let read = config.access.authorize(None, crate::auth::Role::Read);
+        assert!(read.is_err(), "reads close once a token is configured");
+    }
+
+    #[test]
+    fn bad_token_hash_names_file() {
+        let (_dir, path) =
+            write_config("[[token]]\nname = \"gis\"\nroles = [\"gis\"]\nsha256 = \"secret\"\n");
+        let message = Config::load(Some(&path), no_env, ConfigLayer::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("repere.toml"), "{message}");
+        assert!(message.contains("\"secret\""), "{message}");
+    }
+
+    #[test]
     fn wrong_type_names_file() {
         let (_dir, path) = write_config("max_batch = \"ten\"\n");
         let err = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap_err();
