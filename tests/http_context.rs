@@ -374,3 +374,40 @@ async fn empty_body_rejected() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn empty_layer_list_rejected() {
+    let base = serve_catalog().await;
+    for query in ["layers=", "layers=,,,", "layers=%20,%20"] {
+        let response = get(&base, &format!("lat=45.5&lon=-73.6&{query}")).await;
+        let error = error_of(response, 400).await;
+        assert_names(&error, "layers", "omit layers for all layers");
+    }
+    let body = json!({ "lat": 45.5, "lon": -73.6, "layers": [] });
+    let error = error_of(post(&base, "/v1/context", body).await, 400).await;
+    assert_names(&error, "layers", "the list is empty");
+}
+
+#[tokio::test]
+async fn layers_of_wrong_type_rejected() {
+    let base = serve_catalog().await;
+    let body = json!({ "lat": 45.5, "lon": -73.6, "layers": 5 });
+    let error = error_of(post(&base, "/v1/context", body).await, 400).await;
+    assert_names(&error, "layers", "`5`");
+    assert_names(
+        &error,
+        "layers",
+        "expected a list of layer names or a comma-separated string",
+    );
+}
+
+#[tokio::test]
+async fn layers_as_json_string_accepted() {
+    let base = serve_catalog().await;
+    let body = json!({ "lat": CENTRE_LAT, "lon": CENTRE_LON, "layers": "hydrants, wards" });
+    let response = post(&base, "/v1/context", body).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["layers"][0]["name"], "wards");
+    assert_eq!(body["layers"][1]["name"], "hydrants");
+}

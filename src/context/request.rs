@@ -52,24 +52,59 @@ pub struct ContextRequest {
 /// Accepts a list of names as a JSON array or as a comma-separated string
 /// (`layers=a,b` in a query string).
 fn layer_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Names {
-        List(Vec<String>),
-        Joined(String),
+    d.deserialize_option(OptionalLayerList)
+}
+
+struct OptionalLayerList;
+
+impl<'de> serde::de::Visitor<'de> for OptionalLayerList {
+    type Value = Option<Vec<String>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(LAYER_LIST_EXPECTED)
     }
-    Ok(match Option::<Names>::deserialize(d)? {
-        None => None,
-        Some(Names::List(names)) => Some(names),
-        Some(Names::Joined(joined)) => Some(
-            joined
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
-    })
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(LayerList).map(Some)
+    }
+}
+
+const LAYER_LIST_EXPECTED: &str = "a list of layer names or a comma-separated string";
+
+struct LayerList;
+
+impl<'de> serde::de::Visitor<'de> for LayerList {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(LAYER_LIST_EXPECTED)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, joined: &str) -> Result<Self::Value, E> {
+        let names = joined
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(names)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut names = Vec::new();
+        while let Some(name) = seq.next_element::<String>()? {
+            names.push(name);
+        }
+        Ok(names)
+    }
 }
 
 /// A request field whose value is unusable.
@@ -146,6 +181,7 @@ impl ContextRequest {
         }
         let layers = match &self.layers {
             None => (0..catalog.layers().len()).collect(),
+            Some(names) if names.is_empty() => return Err(empty_layer_list()),
             Some(names) => layer_positions(catalog, names)?,
         };
         Ok(ContextQuery {
@@ -207,6 +243,13 @@ fn distance(field: &str, value: Option<f64>, default: f64, max: f64) -> Result<f
         ));
     }
     Ok(value)
+}
+
+fn empty_layer_list() -> InvalidField {
+    InvalidField::new(
+        "layers",
+        "the list is empty: omit layers for all layers, or name at least one",
+    )
 }
 
 fn layer_positions(catalog: &Catalog, names: &[String]) -> Result<Vec<usize>, InvalidField> {
