@@ -274,7 +274,7 @@ fn enrich_invalid_time_counted() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("rows enriched: 1"), "{stderr}");
     assert!(
-        stderr.contains("rows with an invalid time: 1 (first at lines 3)"),
+        stderr.contains("rows with an invalid time: 1 (first at line 3)"),
         "{stderr}"
     );
 }

@@ -74,8 +74,9 @@ pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
     let started = Utc::now();
     let (template, positions) = request_template(args, &catalog, started)?;
 
-    let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
     let appended = columns::headers(&catalog, &positions);
+    check_no_clash(&input.header, &appended, &args.input)?;
+    let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
     write_row(
         &mut writer,
         &input.header,
@@ -250,31 +251,91 @@ fn listed_lines(lines: &[u64]) -> String {
         return String::new();
     }
     let numbers: Vec<String> = lines.iter().map(u64::to_string).collect();
-    format!(" (first at lines {})", numbers.join(", "))
+    let noun = if lines.len() == 1 { "line" } else { "lines" };
+    format!(" (first at {noun} {})", numbers.join(", "))
 }
 
 fn find_columns(header: &StringRecord, args: &EnrichArgs) -> Result<Columns, CliError> {
-    let find = |flag: &str, name: &str| {
-        header
-            .iter()
-            .position(|column| column == name)
-            .ok_or_else(|| {
-                let columns: Vec<&str> = header.iter().collect();
-                CliError::Usage(format!(
-                    "{flag}: column {name:?} is not in the header of {}; the columns are: {}",
-                    args.input.display(),
-                    columns.join(", ")
-                ))
-            })
-    };
-    Ok(Columns {
-        lat: find("--lat-column", &args.lat_column)?,
-        lon: find("--lon-column", &args.lon_column)?,
+    if args.lat_column == args.lon_column {
+        return Err(CliError::Usage(format!(
+            "--lat-column and --lon-column name the same column {:?}: name the latitude \
+             column and the longitude column",
+            args.lat_column
+        )));
+    }
+    let columns = Columns {
+        lat: find_column(header, "--lat-column", &args.lat_column, &args.input)?,
+        lon: find_column(header, "--lon-column", &args.lon_column, &args.input)?,
         at: match &args.at_column {
-            Some(name) => Some(find("--at-column", name)?),
+            Some(name) => Some(find_column(header, "--at-column", name, &args.input)?),
             None => None,
         },
-    })
+    };
+    check_unique(header, &args.input)?;
+    Ok(columns)
+}
+
+/// Returns the position of the one column called `name`.
+fn find_column(
+    header: &StringRecord,
+    flag: &str,
+    name: &str,
+    input: &Path,
+) -> Result<usize, CliError> {
+    let mut positions = header.iter().enumerate().filter(|(_, c)| *c == name);
+    let Some((position, _)) = positions.next() else {
+        let columns: Vec<&str> = header.iter().collect();
+        return Err(CliError::Usage(format!(
+            "{flag}: column {name:?} is not in the header of {}; the columns are: {}",
+            input.display(),
+            columns.join(", ")
+        )));
+    };
+    let others = positions.count();
+    if others > 0 {
+        return Err(CliError::Usage(format!(
+            "{flag}: column {name:?} appears {} times in the header of {}: rename all \
+             but one",
+            others + 1,
+            input.display()
+        )));
+    }
+    Ok(position)
+}
+
+/// Rejects a header where two columns share a name, since the output would
+/// carry both and a reader would pick one of them at random.
+fn check_unique(header: &StringRecord, input: &Path) -> Result<(), CliError> {
+    for (i, name) in header.iter().enumerate() {
+        if header.iter().take(i).any(|earlier| earlier == name) {
+            continue;
+        }
+        let count = header.iter().filter(|c| *c == name).count();
+        if count > 1 {
+            return Err(CliError::Usage(format!(
+                "column {name:?} appears {count} times in the header of {}: rename all \
+                 but one",
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects an input column named like one of the appended columns.
+fn check_no_clash(
+    header: &StringRecord,
+    appended: &[String],
+    input: &Path,
+) -> Result<(), CliError> {
+    let Some(name) = header.iter().find(|c| appended.iter().any(|a| a == c)) else {
+        return Ok(());
+    };
+    Err(CliError::Usage(format!(
+        "column {name:?} of the input is also an appended column: rename it in {}, or \
+         leave its layer out with --layers",
+        input.display()
+    )))
 }
 
 /// Opens the input and returns its size in bytes when it is a file.
