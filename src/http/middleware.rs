@@ -88,14 +88,19 @@ pub fn trace() -> TraceLayer<
         .on_failure(())
 }
 
+/// The `path` logged for a request that matches no route.
+pub const UNMATCHED_PATH: &str = "<unmatched>";
+
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &axum::http::Request<B>) -> Span {
+        // An unrouted path is not logged because it may contain a location,
+        // as in `/v1/context/45.5,-73.6`.
         let path = match request.extensions().get::<MatchedPath>() {
             Some(matched) => matched.as_str(),
-            None => request.uri().path(),
+            None => UNMATCHED_PATH,
         };
         let request_id = request
             .headers()
@@ -143,7 +148,9 @@ mod tests {
     async fn panic_detail_not_sent() {
         let response = panic_response(Box::new("index 7 out of range in /srv/secret.rs"));
         assert_eq!(response.status(), 500);
-        let bytes = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let message = body["error"]["message"].as_str().unwrap();
         assert!(!message.contains("secret"), "{message}");
