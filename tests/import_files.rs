@@ -218,7 +218,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             file: "tests/fixtures/quebec-city/vdqlieupublic.geojson",
-            options: named("district", "NOM_TOPOGRAPHIE"),
+            options: named("asset", "NOM_TOPOGRAPHIE"),
             count: 1345,
             crs: Some("EPSG:4326"),
         },
