@@ -411,3 +411,44 @@ async fn layers_as_json_string_accepted() {
     assert_eq!(body["layers"][0]["name"], "wards");
     assert_eq!(body["layers"][1]["name"], "hydrants");
 }
+
+#[tokio::test]
+async fn number_out_of_range_named() {
+    let base = serve_catalog().await;
+    let body = r#"{"lat": 1e400, "lon": -73.6}"#;
+    let error = error_of(post_raw(&base, "/v1/context", body).await, 400).await;
+    assert_names(&error, "lat", "1e400");
+}
+
+/// Sends only the headers of a request that declares a body of `length`
+/// bytes, and returns the status line of the response.
+async fn status_of_declared_length(base: &str, path: &str, length: usize) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut status_line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status_line)
+        .await
+        .unwrap();
+    status_line
+}
+
+#[tokio::test]
+async fn declared_length_over_limit_rejected() {
+    let base = serve_catalog().await;
+    let over_limit = settings().max_body_bytes + 1;
+    for path in ["/v1/context", "/v1/context/batch"] {
+        let status_line = status_of_declared_length(&base, path, over_limit).await;
+        assert!(
+            status_line.starts_with("HTTP/1.1 413"),
+            "{path}: {status_line:?}"
+        );
+    }
+}

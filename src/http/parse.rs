@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -19,6 +19,9 @@ impl FromRequest<AppState> for JsonBytes {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         check_content_type(&request)?;
         let limit_bytes = state.settings.max_body_bytes;
+        if declared_length(&request).is_some_and(|length| length > limit_bytes as u64) {
+            return Err(ApiError::BodyTooLarge { limit_bytes });
+        }
         let bytes =
             Bytes::from_request(request, state)
                 .await
@@ -30,6 +33,13 @@ impl FromRequest<AppState> for JsonBytes {
                 })?;
         Ok(JsonBytes(bytes))
     }
+}
+
+/// The body length declared in `Content-Length`, so that a body over the
+/// limit is rejected before the client sends it.
+fn declared_length(request: &Request) -> Option<u64> {
+    let value = request.headers().get(CONTENT_LENGTH)?;
+    value.to_str().ok()?.trim().parse().ok()
 }
 
 fn check_content_type(request: &Request) -> Result<(), ApiError> {
@@ -57,13 +67,55 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let message = e.inner().to_string();
+        let message = json_message(bytes, e.inner());
         field_error(&path, message, |message| ApiError::InvalidBody { message })
     })?;
     deserializer.end().map_err(|e| ApiError::InvalidBody {
         message: e.to_string(),
     })?;
     Ok(value)
+}
+
+/// The message of a JSON decoding error. serde_json's "number out of
+/// range" does not name the number, so the message adds it.
+fn json_message(bytes: &[u8], error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if !message.starts_with("number out of range") {
+        return message;
+    }
+    match number_before(bytes, error.line(), error.column()) {
+        Some(number) => format!(
+            "{number} is out of the range of a 64-bit float: send a number from \
+             -1.7976931348623157e308 to 1.7976931348623157e308 ({message})"
+        ),
+        None => message,
+    }
+}
+
+/// The JSON number that ends at or just before 1-based `line` and
+/// `column`, where serde_json reports a number error.
+fn number_before(bytes: &[u8], line: usize, column: usize) -> Option<&str> {
+    let line_start = match line {
+        0 | 1 => 0,
+        _ => {
+            let newlines = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n');
+            newlines.map(|(i, _)| i + 1).nth(line - 2)?
+        }
+    };
+    let is_number_byte = |b: &u8| b.is_ascii_digit() || b"+-.eE".contains(b);
+    let mut end = (line_start + column).min(bytes.len());
+    while end < bytes.len() && is_number_byte(&bytes[end]) {
+        end += 1;
+    }
+    while end > line_start && !is_number_byte(&bytes[end - 1]) {
+        end -= 1;
+    }
+    let start = bytes[..end]
+        .iter()
+        .rposition(|b| !is_number_byte(b))
+        .map_or(0, |i| i + 1);
+    let number = std::str::from_utf8(&bytes[start..end]).ok()?;
+    (!number.is_empty()).then_some(number)
 }
 
 /// Decodes a query string, naming the field and the raw value of the first error.
@@ -147,6 +199,19 @@ mod tests {
     fn repeated_query_field_named() {
         let err = query::<ContextRequest>("lat=1&lon=2&lat=3").unwrap_err();
         assert_eq!(field_of(err), "lat");
+    }
+
+    #[test]
+    fn number_out_of_range_named() {
+        for body in [
+            &br#"{"lat":1e400,"lon":2}"#[..],
+            b"{\n \"lon\": 2,\n \"lat\": -1e400 }",
+        ] {
+            let err = json::<ContextRequest>(body).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains("1e400 is out of the range"), "{message}");
+            assert_eq!(field_of(err), "lat");
+        }
     }
 
     #[test]
