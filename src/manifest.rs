@@ -24,6 +24,11 @@ pub enum ManifestError {
     },
     #[error("invalid manifest {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error(
+        "manifest {path} has no [[layer]] table: add one for each layer to read, with \
+         name, kind, path, id_field and name_field"
+    )]
+    NoLayers { path: PathBuf },
     #[error("invalid manifest {path}: layer {layer:?}: {message}")]
     Layer {
         path: PathBuf,
@@ -145,6 +150,17 @@ impl Manifest {
         Self::parse(path, &text)
     }
 
+    /// Fails when the manifest has no layer. `serve` accepts such a manifest,
+    /// since its layers may come from imports, but the file-only commands do not.
+    pub fn require_layers(&self) -> Result<(), ManifestError> {
+        if self.layers.is_empty() {
+            return Err(ManifestError::NoLayers {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Parses manifest text; `path` locates the layer files and names the manifest in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         let mut unknown_keys = Vec::new();
@@ -168,7 +184,9 @@ impl Manifest {
             };
             spec.validate().map_err(layer_error)?;
             if !seen.insert(spec.name.clone()) {
-                return Err(layer_error("the name is used by an earlier layer".to_owned()));
+                return Err(layer_error(
+                    "the name is used by an earlier layer".to_owned(),
+                ));
             }
             spec.path = base.join(&spec.path);
         }
@@ -196,7 +214,10 @@ mod tests {
     #[test]
     fn paths_relative_to_manifest() {
         let manifest = Manifest::parse(Path::new("/srv/data/layers.toml"), ONE_LAYER).unwrap();
-        assert_eq!(manifest.layers[0].path, Path::new("/srv/data/boroughs.geojson"));
+        assert_eq!(
+            manifest.layers[0].path,
+            Path::new("/srv/data/boroughs.geojson")
+        );
         assert_eq!(manifest.layers[0].timezone, DEFAULT_TIMEZONE);
         assert!(manifest.unknown_keys.is_empty());
     }
@@ -211,10 +232,16 @@ mod tests {
     #[test]
     fn bad_names_rejected() {
         for name in ["Boroughs", "1st", "a-b", "", &"a".repeat(64)] {
-            assert!(validate_layer_name(name).is_err(), "{name:?} should be rejected");
+            assert!(
+                validate_layer_name(name).is_err(),
+                "{name:?} should be rejected"
+            );
         }
         for name in ["a", "stm_stops_2025", &"a".repeat(63)] {
-            assert!(validate_layer_name(name).is_ok(), "{name:?} should be accepted");
+            assert!(
+                validate_layer_name(name).is_ok(),
+                "{name:?} should be accepted"
+            );
         }
     }
 
@@ -230,6 +257,15 @@ mod tests {
         let text = ONE_LAYER.replace("district", "work");
         let err = Manifest::parse(Path::new("layers.toml"), &text).unwrap_err();
         assert!(err.to_string().contains("start_field"), "{err}");
+    }
+
+    #[test]
+    fn no_layers_required() {
+        let manifest = Manifest::parse(Path::new("layers.toml"), "# no layers\n").unwrap();
+        let err = manifest.require_layers().unwrap_err();
+        assert!(err.to_string().contains("no [[layer]] table"), "{err}");
+        let one = Manifest::parse(Path::new("layers.toml"), ONE_LAYER).unwrap();
+        assert!(one.require_layers().is_ok());
     }
 
     #[test]

@@ -191,6 +191,7 @@ fn serve(config: &Config) -> Result<(), CliError> {
 /// Loads the manifest's layers, or only those named in `only`.
 fn load_catalog(manifest_path: &Path, only: Option<&[String]>) -> Result<Catalog, CliError> {
     let mut manifest = load_manifest(manifest_path)?;
+    manifest.require_layers()?;
     if let Some(names) = only {
         check_layer_names(&manifest, names)?;
         manifest.layers.retain(|spec| names.contains(&spec.name));

@@ -99,4 +99,15 @@ pub enum SourceError {
         fid: i64,
         message: String,
     },
+    #[error(
+        "{path}: layer {layer:?}: all {count} features were rejected, the first \
+         (feature {fid}) because: {reason}; check the layer's `kind` and fields in the manifest"
+    )]
+    AllRejected {
+        path: String,
+        layer: String,
+        count: usize,
+        fid: i64,
+        reason: String,
+    },
 }

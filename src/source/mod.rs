@@ -77,9 +77,33 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         report.read_count = features.len() + report.rejected.len();
         report.filtered_count = 0;
     }
+    check_not_all_rejected(spec, &path, &features, &report)?;
     let layer = Layer::new(layer_info(spec, &crs), features, report);
     log_report(&layer);
     Ok(layer)
+}
+
+/// Rejects a layer left empty although its source had features: a layer of
+/// the wrong `kind` would otherwise load and never match a request.
+fn check_not_all_rejected(
+    spec: &LayerSpec,
+    path: &str,
+    features: &[crate::layer::Feature],
+    report: &LoadReport,
+) -> Result<(), SourceError> {
+    let Some(first) = report.rejected.first() else {
+        return Ok(());
+    };
+    if !features.is_empty() {
+        return Ok(());
+    }
+    Err(SourceError::AllRejected {
+        path: path.to_owned(),
+        layer: spec.name.clone(),
+        count: report.rejected.len(),
+        fid: first.fid,
+        reason: first.reason.clone(),
+    })
 }
 
 fn layer_info(spec: &LayerSpec, crs: &SourceCrs) -> LayerInfo {
