@@ -287,3 +287,12 @@ async fn stalled_body_times_out() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn invalid_layer_name_is_json() {
+    let base = serve_catalog().await;
+    let response = get(format!("{base}/v1/layers/%FF/versions")).await;
+    let error = error_of(response, 400).await;
+    assert_names(&error, "name", "Invalid UTF-8");
+    assert_names(&error, "name", "percent-encoded UTF-8");
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{Extension, Multipart, Path, RawQuery, State};
+use axum::extract::{Extension, Multipart, RawQuery, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -24,6 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use super::error::ApiError;
 use super::middleware;
+use super::parse::LayerName;
 use super::state::AppState;
 use super::versions::install_version;
 use crate::auth::RequireGis;
@@ -85,7 +86,7 @@ struct Upload {
 pub async fn import_layer(
     State(state): State<AppState>,
     RequireGis(caller): RequireGis,
-    Path(name): Path<String>,
+    LayerName(name): LayerName,
     RawQuery(query): RawQuery,
     limit: Option<Extension<UploadLimit>>,
     multipart: Multipart,

@@ -2,12 +2,34 @@
 //! and the value at fault (axum's own extractors reject in plain text).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::state::AppState;
+
+/// The `{name}` segment of a layer route, rejected with a JSON error on the
+/// field `name` (axum's `Path` rejects in plain text).
+pub struct LayerName(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for LayerName {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(name)) => Ok(LayerName(name)),
+            Err(rejection) => Err(ApiError::invalid(
+                "name",
+                format!(
+                    "{}: write the layer name as percent-encoded UTF-8",
+                    rejection.body_text()
+                ),
+            )),
+        }
+    }
+}
 
 /// A JSON request body, not yet decoded: the caller chooses where to decode
 /// it (a large batch is decoded off the async threads).

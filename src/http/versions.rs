@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::context::{json_response, to_json};
 use super::error::{ApiError, ErrorBody};
-use super::parse::{self, JsonBytes};
+use super::parse::{self, JsonBytes, LayerName};
 use super::state::AppState;
 use crate::auth::RequireGis;
 use crate::catalog::Catalog;
@@ -110,7 +110,7 @@ pub struct ActivateRequest {
 )]
 pub async fn list_versions(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    LayerName(name): LayerName,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query: VersionsQuery = parse::query(query.as_deref().unwrap_or(""))?;
@@ -195,7 +195,7 @@ fn page_bounds(query: &VersionsQuery) -> Result<(u32, u32), ApiError> {
 pub async fn activate(
     State(state): State<AppState>,
     RequireGis(caller): RequireGis,
-    Path(name): Path<String>,
+    LayerName(name): LayerName,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let request: ActivateRequest = parse::json(&body)?;
