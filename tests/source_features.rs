@@ -157,7 +157,7 @@ fn end_before_start_rejected() {
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert_eq!(rejected[0].fid, 2);
     assert!(
-        rejected[0].reason.contains("before it starts"),
+        rejected[0].reason.contains("not after it starts"),
         "{}",
         rejected[0].reason
     );

@@ -162,11 +162,16 @@ impl<'a> Reader<'a> {
         let end = self.bound(properties, self.end, "end_field", |v| {
             self.times.parse_end(v)
         })?;
+        if start.is_none() && end.is_none() {
+            return Err(Problem::Reject("no start or end".to_owned()));
+        }
+        // An interval that ends when it starts is never active, e.g. a start
+        // in the hour skipped in spring that is read one hour later.
         if let (Some(start), Some(end)) = (start, end)
-            && end < start
+            && end <= start
         {
             return Err(Problem::Reject(format!(
-                "ends at {} before it starts at {}",
+                "ends at {}, not after it starts at {}",
                 end.to_rfc3339(),
                 start.to_rfc3339()
             )));
