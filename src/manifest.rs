@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::format::{Item, StrftimeItems};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -103,11 +104,31 @@ impl LayerSpec {
                 self.kind.as_str()
             ));
         }
+        if let Some(format) = &self.datetime_format {
+            validate_datetime_format(format)?;
+        }
         if self.x_field.is_some() != self.y_field.is_some() {
             return Err("x_field and y_field go together".to_owned());
         }
         Ok(())
     }
+}
+
+/// Checks that a chrono `strftime` pattern is valid and reads at least one
+/// date or time field, so that a wrong pattern fails here and not on every row.
+fn validate_datetime_format(format: &str) -> Result<(), String> {
+    let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
+    let invalid = items.iter().any(|item| *item == Item::Error);
+    let has_field = items
+        .iter()
+        .any(|item| matches!(item, Item::Numeric(..) | Item::Fixed(_)));
+    if invalid || !has_field {
+        return Err(format!(
+            "datetime_format {format:?} is not a valid chrono strftime pattern with a date \
+             or time field, e.g. \"%m/%d/%Y %I:%M:%S %p\" or \"%Y-%m-%d %H:%M\""
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a layer name against `[a-z][a-z0-9_]{0,62}`.
@@ -266,6 +287,28 @@ mod tests {
         assert!(err.to_string().contains("no [[layer]] table"), "{err}");
         let one = Manifest::parse(Path::new("layers.toml"), ONE_LAYER).unwrap();
         assert!(one.require_layers().is_ok());
+    }
+
+    #[test]
+    fn bad_datetime_format_rejected() {
+        let work = ONE_LAYER.replace("district", "work");
+        let text = format!("{work}start_field = \"DEBUT\"\ndatetime_format = \"%Q%Q\"\n");
+        let err = Manifest::parse(Path::new("layers.toml"), &text).unwrap_err();
+        assert!(err.to_string().contains("\"%Q%Q\""), "{err}");
+        assert!(err.to_string().contains("datetime_format"), "{err}");
+
+        let text = format!("{work}start_field = \"DEBUT\"\ndatetime_format = \"date\"\n");
+        let err = Manifest::parse(Path::new("layers.toml"), &text).unwrap_err();
+        assert!(err.to_string().contains("\"date\""), "{err}");
+    }
+
+    #[test]
+    fn us_datetime_format_accepted() {
+        let work = ONE_LAYER.replace("district", "work");
+        let format = "%m/%d/%Y %I:%M:%S %p";
+        let text = format!("{work}start_field = \"DEBUT\"\ndatetime_format = {format:?}\n");
+        let manifest = Manifest::parse(Path::new("layers.toml"), &text).unwrap();
+        assert_eq!(manifest.layers[0].datetime_format.as_deref(), Some(format));
     }
 
     #[test]
