@@ -144,6 +144,7 @@ async fn openapi_lists_every_route() {
         ("/v1/layers", "get"),
         ("/v1/layers/{name}/versions", "get"),
         ("/v1/layers/{name}/activate", "post"),
+        ("/v1/layers/{name}/import", "post"),
         ("/health", "get"),
         ("/ready", "get"),
         ("/openapi.json", "get"),
@@ -156,7 +157,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         document["paths"].as_object().unwrap().len(),
-        8,
+        9,
         "no undocumented or stale path"
     );
     for schema in [
@@ -165,6 +166,7 @@ async fn openapi_lists_every_route() {
         "ErrorBody",
         "LayerInfo",
         "LayerList",
+        "ImportReport",
     ] {
         assert!(
             document["components"]["schemas"][schema].is_object(),

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::middleware;
 use super::parse::LayerName;
 use super::state::AppState;
@@ -83,6 +83,30 @@ struct Upload {
 }
 
 /// Imports an uploaded layer file and returns the import report.
+#[utoipa::path(
+    post,
+    path = "/v1/layers/{name}/import",
+    tag = "versions",
+    params(
+        ("name" = String, Path, description = "Layer name"),
+        ("dry_run" = Option<bool>, Query, description = "Read and report only; write nothing"),
+        ("activate" = Option<bool>, Query, description = "Activate the new version once stored"),
+    ),
+    request_body(
+        content_type = "multipart/form-data",
+        description = "A `file` part (GeoJSON, zipped Shapefile, GeoPackage, CSV or OSM PBF) \
+                       and one text part per import option: kind, id_field, name_field, crs, \
+                       encoding, where, keep, attribution, licence, table, x_field, y_field, \
+                       wkt_field, start_field, end_field, datetime_format, timezone"
+    ),
+    responses(
+        (status = 200, description = "The import report", body = ImportReport),
+        (status = 400, description = "The file or an option is invalid", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks role gis", body = ErrorBody),
+        (status = 413, description = "The file is over the upload limit", body = ErrorBody),
+    )
+)]
 pub async fn import_layer(
     State(state): State<AppState>,
     RequireGis(caller): RequireGis,

@@ -7,12 +7,14 @@ use utoipa::OpenApi;
 
 use super::context::{self, json_response};
 use super::error::{ErrorBody, ErrorDetail};
+use super::import;
 use super::meta::{self, LayerList, Status};
 use super::versions::{self, ActivateRequest, VersionEntry, VersionList};
 use crate::context::{
     AsOfFallback, ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon, LayerContext,
     NearbyFeature, Neighbour,
 };
+use crate::import::{Diff, IdChanges, ImportReport};
 use crate::layer::{LayerInfo, LayerKind};
 use crate::store::{Activation, Origin};
 
@@ -30,6 +32,7 @@ use crate::store::{Activation, Origin};
         meta::layers,
         versions::list_versions,
         versions::activate,
+        import::import_layer,
         meta::health,
         meta::ready,
         openapi_json,
@@ -54,6 +57,9 @@ use crate::store::{Activation, Origin};
         ActivateRequest,
         Activation,
         Origin,
+        ImportReport,
+        Diff,
+        IdChanges,
         ErrorBody,
         ErrorDetail,
     ))
