@@ -11,8 +11,8 @@ use super::import;
 use super::meta::{self, LayerList, Status};
 use super::versions::{self, ActivateRequest, VersionEntry, VersionList};
 use crate::context::{
-    AsOfFallback, ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon, LayerContext,
-    NearbyFeature, Neighbour,
+    AsOfFallback, ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon,
+    LayerContext, NearbyFeature, Neighbour,
 };
 use crate::import::{Diff, IdChanges, ImportReport};
 use crate::layer::{LayerInfo, LayerKind};
