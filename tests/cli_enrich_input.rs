@@ -125,3 +125,67 @@ fn one_skipped_line_singular() {
         "{stderr}"
     );
 }
+
+/// A Windows-1252 "é" (byte 0xE9) in a column that is not a coordinate.
+#[test]
+fn invalid_utf8_row_passes_through() {
+    let fixture = fixture();
+    let mut input = format!("ref,lat,lon,note\nA1,{CITY_HALL},caf").into_bytes();
+    input.extend_from_slice(b"\xe9\nA2,");
+    input.extend_from_slice(format!("{CITY_HALL},ok\n").as_bytes());
+    let output_path = fixture.dir.path().join("out.csv");
+    let path_arg = output_path.to_str().unwrap();
+    let mut args = LAT_LON.to_vec();
+    args.extend(["-o", path_arg]);
+
+    let output = fixture.enrich(&args, &input);
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let written = std::fs::read(&output_path).unwrap();
+    let lines: Vec<&[u8]> = written.split(|b| *b == b'\n').collect();
+    assert_eq!(lines.len(), 4, "header, two rows and the final newline");
+    assert!(lines[1].starts_with(b"A1,45.5088,-73.5542,caf\xe9,13,Ville-Marie,"));
+    assert!(lines[2].starts_with(b"A2,45.5088,-73.5542,ok,13,Ville-Marie,"));
+    assert!(stderr.contains("rows enriched: 2"), "{stderr}");
+    assert!(
+        stderr.contains("rows not in UTF-8: 1 (first at line 2)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Windows-1252"), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(fixture.dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 2, "only layers.toml and out.csv remain");
+}
+
+#[test]
+fn rows_of_other_lengths_kept() {
+    let fixture = fixture();
+    let input =
+        format!("ref,lat,lon,note\nA1,{CITY_HALL},x,extra\nA2,45.5088\nA3,{CITY_HALL},ok\n");
+    let output = fixture.enrich(&LAT_LON, input.as_bytes());
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 4, "{stdout}");
+    assert!(
+        rows[1].starts_with("A1,45.5088,-73.5542,x,extra,13,"),
+        "{}",
+        rows[1]
+    );
+    assert!(rows[2].starts_with("A2,45.5088,,,,"), "{}", rows[2]);
+    assert!(
+        rows[3].starts_with("A3,45.5088,-73.5542,ok,13,"),
+        "{}",
+        rows[3]
+    );
+    assert!(
+        stderr.contains("rows read: 3, rows enriched: 2, rows without coordinates: 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "rows with another number of fields than the header: 2 (first at lines 2, 3)"
+        ),
+        "{stderr}"
+    );
+}

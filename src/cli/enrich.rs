@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use csv::StringRecord;
+use csv::{ByteRecord, StringRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::columns;
@@ -64,6 +64,10 @@ struct Summary {
     without_point_lines: Vec<u64>,
     invalid_time: u64,
     invalid_time_lines: Vec<u64>,
+    not_utf8: u64,
+    not_utf8_lines: Vec<u64>,
+    other_length: u64,
+    other_length_lines: Vec<u64>,
 }
 
 /// Checks the input header first, so that a wrong column name fails before
@@ -76,10 +80,13 @@ pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
 
     let appended = columns::headers(&catalog, &positions);
     check_no_clash(&input.header, &appended, &args.input)?;
-    let mut writer = csv::Writer::from_writer(open_output(args.output.as_deref())?);
+    let output = Output::create(args.output.as_deref())?;
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(output.writer()?);
     write_row(
         &mut writer,
-        &input.header,
+        input.header.as_byte_record(),
         &appended,
         args.output.as_deref(),
     )?;
@@ -91,9 +98,12 @@ pub fn run(args: &EnrichArgs, config: &Config) -> Result<(), CliError> {
         columns: &input.columns,
         started,
         appended: appended.len(),
+        header_len: input.header.len(),
     };
     let mut reader = input.reader;
     let summary = rows.copy(&mut reader, &mut writer, args, &progress)?;
+    drop(writer);
+    output.finish()?;
     progress.finish_and_clear();
     eprintln!("{}", summary.describe());
     Ok(())
@@ -111,11 +121,20 @@ struct Input {
 impl Input {
     fn open(args: &EnrichArgs) -> Result<Input, CliError> {
         let (source, len) = open_input(&args.input)?;
-        let mut reader = csv::Reader::from_reader(source);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(source);
         let header = reader
-            .headers()
+            .byte_headers()
             .map_err(|e| input_error(&args.input, e))?
             .clone();
+        let header = StringRecord::from_byte_record(header).map_err(|e| {
+            input_error(
+                &args.input,
+                format!(
+                    "the header is not UTF-8 ({e}): convert the file to UTF-8, e.g. \
+                         from Windows-1252 with `iconv -f WINDOWS-1252 -t UTF-8`"
+                ),
+            )
+        })?;
         let columns = find_columns(&header, args)?;
         Ok(Input {
             reader,
@@ -152,6 +171,8 @@ struct Rows<'a> {
     columns: &'a Columns,
     started: DateTime<Utc>,
     appended: usize,
+    /// Number of fields in the header.
+    header_len: usize,
 }
 
 impl Rows<'_> {
@@ -165,14 +186,15 @@ impl Rows<'_> {
         progress: &ProgressBar,
     ) -> Result<Summary, CliError> {
         let mut summary = Summary::default();
-        let mut record = StringRecord::new();
+        let mut record = ByteRecord::new();
         let mut cells = Vec::with_capacity(self.appended);
         while reader
-            .read_record(&mut record)
+            .read_byte_record(&mut record)
             .map_err(|e| input_error(&args.input, e))?
         {
             let line = record.position().map_or(0, |p| p.line());
             summary.read += 1;
+            summary.check_bytes(&record, self.header_len, line);
             match self.query(&record) {
                 Ok(query) => {
                     columns::values(&context::context(self.catalog, &query), &mut cells);
@@ -191,8 +213,9 @@ impl Rows<'_> {
 
     /// Builds and validates the request of a row, or returns the field that
     /// made it unusable.
-    fn query(&self, record: &StringRecord) -> Result<ContextQuery, String> {
-        let coordinate = |i: usize| record.get(i).unwrap_or("").trim().parse::<f64>();
+    fn query(&self, record: &ByteRecord) -> Result<ContextQuery, String> {
+        let field = |i: usize| record.get(i).and_then(|b| std::str::from_utf8(b).ok());
+        let coordinate = |i: usize| field(i).unwrap_or("").trim().parse::<f64>();
         let (Ok(lat), Ok(lon)) = (coordinate(self.columns.lat), coordinate(self.columns.lon))
         else {
             return Err("lat".to_owned());
@@ -200,7 +223,10 @@ impl Rows<'_> {
         let at = self
             .columns
             .at
-            .and_then(|i| record.get(i))
+            .map(|i| match record.get(i) {
+                Some(bytes) => std::str::from_utf8(bytes).unwrap_or("\u{FFFD}"),
+                None => "",
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let request = ContextRequest {
@@ -216,15 +242,23 @@ impl Rows<'_> {
 }
 
 impl Summary {
+    /// Counts a row that is not UTF-8 or whose field count differs from the
+    /// header's. The row is still written, with its bytes unchanged.
+    fn check_bytes(&mut self, record: &ByteRecord, header_len: usize, line: u64) {
+        if std::str::from_utf8(record.as_slice()).is_err() {
+            count_line(&mut self.not_utf8, &mut self.not_utf8_lines, line);
+        }
+        if record.len() != header_len {
+            count_line(&mut self.other_length, &mut self.other_length_lines, line);
+        }
+    }
+
     fn skip(&mut self, field: String, line: u64) {
         let (count, lines) = match field.as_str() {
             "at" => (&mut self.invalid_time, &mut self.invalid_time_lines),
             _ => (&mut self.without_point, &mut self.without_point_lines),
         };
-        *count += 1;
-        if lines.len() < LISTED_LINES {
-            lines.push(line);
-        }
+        count_line(count, lines, line);
     }
 
     fn describe(&self) -> String {
@@ -242,7 +276,29 @@ impl Summary {
                 listed_lines(&self.invalid_time_lines)
             ));
         }
+        if self.other_length > 0 {
+            text.push_str(&format!(
+                ", rows with another number of fields than the header: {}{}",
+                self.other_length,
+                listed_lines(&self.other_length_lines)
+            ));
+        }
+        if self.not_utf8 > 0 {
+            text.push_str(&format!(
+                ", rows not in UTF-8: {}{}, copied unchanged; the input may be in another \
+                 encoding such as Windows-1252",
+                self.not_utf8,
+                listed_lines(&self.not_utf8_lines)
+            ));
+        }
         text
+    }
+}
+
+fn count_line(count: &mut u64, lines: &mut Vec<u64>, line: u64) {
+    *count += 1;
+    if lines.len() < LISTED_LINES {
+        lines.push(line);
     }
 }
 
@@ -348,21 +404,67 @@ fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), CliError> {
     Ok((Box::new(BufReader::new(file)), len))
 }
 
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
-    let Some(path) = path else {
-        return Ok(Box::new(io::stdout().lock()));
-    };
-    let file = File::create(path).map_err(|e| output_error(Some(path), e))?;
-    Ok(Box::new(BufWriter::new(file)))
+/// The output: stdout, or a temporary file beside the `-o` path that
+/// replaces it only once every row is written, so that a failed run leaves
+/// no half-written file.
+enum Output<'a> {
+    Stdout,
+    File {
+        temp: tempfile::NamedTempFile,
+        path: &'a Path,
+    },
+}
+
+impl<'a> Output<'a> {
+    fn create(path: Option<&'a Path>) -> Result<Output<'a>, CliError> {
+        let Some(path) = path else {
+            return Ok(Output::Stdout);
+        };
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".repere-enrich-");
+        // The temporary file is created 0600 by default; 0666 less the umask
+        // gives the output the mode `File::create` would.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder
+            .tempfile_in(folder)
+            .map_err(|e| output_error(Some(path), e))?;
+        Ok(Output::File { temp, path })
+    }
+
+    fn writer(&self) -> Result<Box<dyn Write>, CliError> {
+        match self {
+            Output::Stdout => Ok(Box::new(io::stdout().lock())),
+            Output::File { temp, path } => {
+                let file = temp.reopen().map_err(|e| output_error(Some(path), e))?;
+                Ok(Box::new(BufWriter::new(file)))
+            }
+        }
+    }
+
+    /// Moves the temporary file to the `-o` path.
+    fn finish(self) -> Result<(), CliError> {
+        match self {
+            Output::Stdout => Ok(()),
+            Output::File { temp, path } => temp
+                .persist(path)
+                .map(drop)
+                .map_err(|e| output_error(Some(path), e.error)),
+        }
+    }
 }
 
 fn write_row<W: Write>(
     writer: &mut csv::Writer<W>,
-    record: &StringRecord,
+    record: &ByteRecord,
     cells: &[String],
     output: Option<&Path>,
 ) -> Result<(), CliError> {
-    let fields = record.iter().chain(cells.iter().map(String::as_str));
+    let fields = record.iter().chain(cells.iter().map(String::as_bytes));
     writer
         .write_record(fields)
         .map_err(|e| output_error(output, e))?;
