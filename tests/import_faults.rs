@@ -152,6 +152,7 @@ async fn kill_imports(backend: Backend, layer: &str) {
     let seed = seed();
     println!("{layer}: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
     let mut moments = Moments(seed);
+    let running = backend.open().await;
     for round in 0..KILLS {
         let delay = full_run.mul_f64(moments.next_fraction());
         let mut child = import_command(&file, &backend, layer).spawn().unwrap();
@@ -164,10 +165,9 @@ async fn kill_imports(backend: Backend, layer: &str) {
             "{layer} round {round}: killed after {} ms",
             delay.as_millis()
         );
-        // A store opened after the kill, as a restarted process opens it.
-        // NOTE: a GeoPackage store opened before the kill fails its next
-        // read with "attempt to write a readonly database" while SQLite's
-        // hot journal waits for a writable open to roll it back.
+        // The store as a running service holds it, opened before the kill,
+        // and as a restarted process opens it.
+        check_store(&running, layer, &active, round).await;
         let reopened = backend.open().await;
         check_store(&reopened, layer, &active, round).await;
     }

@@ -205,7 +205,10 @@ impl GpkgStore {
         T: Send + 'static,
         F: FnOnce(&mut Dataset, &Path) -> Result<T, StoreError> + Send + 'static,
     {
-        self.run_on_dataset(layer, GdalOpenFlags::GDAL_OF_READONLY, task)
+        // Opened for update all the same: a writer killed mid-transaction
+        // leaves a hot journal that SQLite rolls back only on a writable
+        // open, and a read-only one fails with "readonly database".
+        self.run_on_dataset(layer, GdalOpenFlags::GDAL_OF_UPDATE, task)
             .await
     }
 
