@@ -259,3 +259,56 @@ fn locations_not_logged() {
         }
     }
 }
+
+/// A client that sends half its headers and then nothing must not keep the
+/// server from stopping: the header read time-out closes its connection.
+#[test]
+fn sigterm_with_half_sent_headers() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
+        .arg(data_manifest())
+        .arg("--state-dir")
+        .arg(state_dir.path())
+        .env("REPERE_LOG", "info")
+        .env("REPERE_REQUEST_TIMEOUT_S", "1")
+        .env_remove("REPERE_CONFIG")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = forward_lines(child.stderr.take().unwrap());
+    let server = Server {
+        child,
+        log,
+        _state_dir: state_dir,
+    };
+    let address = listen_address(&server.wait_for("listening"));
+    server.wait_for("ready layers=");
+
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: test\r\n")
+        .unwrap();
+    server.signal("TERM");
+    server.wait_for("shutting down");
+
+    // The read time-out only keeps a server that never closes the
+    // connection from hanging the test.
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .unwrap();
+    let mut response = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut response) {
+        let kind = e.kind();
+        assert!(
+            kind != std::io::ErrorKind::WouldBlock && kind != std::io::ErrorKind::TimedOut,
+            "the server kept the half-sent request open: {e}"
+        );
+    }
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+    drop(stream);
+}

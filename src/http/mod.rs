@@ -6,6 +6,7 @@
 mod context;
 mod error;
 mod import;
+mod listen;
 mod meta;
 mod middleware;
 mod openapi;

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::app;
+use super::listen::{ConnectionLimits, serve_connections};
 use super::state::{AppState, Settings};
 use super::versions::install_version;
 use crate::catalog::Catalog;
@@ -67,9 +68,14 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
     let versions = VersionSource::new(store.clone(), DEFAULT_CACHED_VERSIONS);
     let state = AppState::loading(Settings::from(config)).with_versions(versions);
     let (stop, stopped) = watch::channel(false);
-    let server = axum::serve(listener, app_with_access(state.clone(), config))
-        .with_graceful_shutdown(shutdown(stopped));
-    let mut server = tokio::spawn(async move { server.await });
+    let router = app_with_access(state.clone(), config);
+    let server = serve_connections(
+        listener,
+        router,
+        connection_limits(config),
+        shutdown(stopped),
+    );
+    let mut server = tokio::spawn(server);
 
     let loaded = tokio::select! {
         loaded = load(&store, manifest, &state) => loaded,
@@ -98,6 +104,22 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
     }
     tracing::info!("server stopped");
     loaded.map(|_| ())
+}
+
+/// Time given, past the request time-out, to send the last responses at shutdown.
+const DRAIN_MARGIN: Duration = Duration::from_secs(5);
+
+/// A request must send its headers within the request time-out, and the
+/// drain at shutdown lasts at most the request time-out plus [`DRAIN_MARGIN`].
+///
+/// NOTE: an import, whose own time-out is 10 minutes, is cut by a shutdown
+/// that lasts longer than the drain.
+fn connection_limits(config: &Config) -> ConnectionLimits {
+    let request_timeout = Duration::from_secs(config.request_timeout_s);
+    ConnectionLimits {
+        header_read_timeout: request_timeout,
+        drain_timeout: request_timeout + DRAIN_MARGIN,
+    }
 }
 
 /// The longest wait for the activation watcher at shutdown: enough to
