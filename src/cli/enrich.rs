@@ -2,7 +2,7 @@
 //! point, row by row, in constant memory.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -10,11 +10,16 @@ use clap::Args;
 use csv::{ByteRecord, StringRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod header;
+mod output;
+
 use super::columns;
 use super::{CliError, load_catalog};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::context::{self, ContextQuery, ContextRequest};
+use header::{Columns, check_no_clash, find_columns};
+use output::Output;
 
 /// How many line numbers of skipped rows the summary lists.
 const LISTED_LINES: usize = 5;
@@ -46,13 +51,6 @@ pub struct EnrichArgs {
     /// Output CSV file [default: stdout].
     #[arg(short, long, value_name = "OUTPUT.csv")]
     pub output: Option<PathBuf>,
-}
-
-/// Positions of the point and time columns in the input header.
-struct Columns {
-    lat: usize,
-    lon: usize,
-    at: Option<usize>,
 }
 
 /// Counts reported on stderr when the run ends.
@@ -311,89 +309,6 @@ fn listed_lines(lines: &[u64]) -> String {
     format!(" (first at {noun} {})", numbers.join(", "))
 }
 
-fn find_columns(header: &StringRecord, args: &EnrichArgs) -> Result<Columns, CliError> {
-    if args.lat_column == args.lon_column {
-        return Err(CliError::Usage(format!(
-            "--lat-column and --lon-column name the same column {:?}: name the latitude \
-             column and the longitude column",
-            args.lat_column
-        )));
-    }
-    let columns = Columns {
-        lat: find_column(header, "--lat-column", &args.lat_column, &args.input)?,
-        lon: find_column(header, "--lon-column", &args.lon_column, &args.input)?,
-        at: match &args.at_column {
-            Some(name) => Some(find_column(header, "--at-column", name, &args.input)?),
-            None => None,
-        },
-    };
-    check_unique(header, &args.input)?;
-    Ok(columns)
-}
-
-/// Returns the position of the one column called `name`.
-fn find_column(
-    header: &StringRecord,
-    flag: &str,
-    name: &str,
-    input: &Path,
-) -> Result<usize, CliError> {
-    let mut positions = header.iter().enumerate().filter(|(_, c)| *c == name);
-    let Some((position, _)) = positions.next() else {
-        let columns: Vec<&str> = header.iter().collect();
-        return Err(CliError::Usage(format!(
-            "{flag}: column {name:?} is not in the header of {}; the columns are: {}",
-            input.display(),
-            columns.join(", ")
-        )));
-    };
-    let others = positions.count();
-    if others > 0 {
-        return Err(CliError::Usage(format!(
-            "{flag}: column {name:?} appears {} times in the header of {}: rename all \
-             but one",
-            others + 1,
-            input.display()
-        )));
-    }
-    Ok(position)
-}
-
-/// Rejects a header where two columns share a name, since the output would
-/// carry both and a reader would pick one of them at random.
-fn check_unique(header: &StringRecord, input: &Path) -> Result<(), CliError> {
-    for (i, name) in header.iter().enumerate() {
-        if header.iter().take(i).any(|earlier| earlier == name) {
-            continue;
-        }
-        let count = header.iter().filter(|c| *c == name).count();
-        if count > 1 {
-            return Err(CliError::Usage(format!(
-                "column {name:?} appears {count} times in the header of {}: rename all \
-                 but one",
-                input.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Rejects an input column named like one of the appended columns.
-fn check_no_clash(
-    header: &StringRecord,
-    appended: &[String],
-    input: &Path,
-) -> Result<(), CliError> {
-    let Some(name) = header.iter().find(|c| appended.iter().any(|a| a == c)) else {
-        return Ok(());
-    };
-    Err(CliError::Usage(format!(
-        "column {name:?} of the input is also an appended column: rename it in {}, or \
-         leave its layer out with --layers",
-        input.display()
-    )))
-}
-
 /// Opens the input and returns its size in bytes when it is a file.
 fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), CliError> {
     if path == Path::new("-") {
@@ -402,60 +317,6 @@ fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), CliError> {
     let file = File::open(path).map_err(|e| input_error(path, e))?;
     let len = file.metadata().ok().map(|m| m.len());
     Ok((Box::new(BufReader::new(file)), len))
-}
-
-/// The output: stdout, or a temporary file beside the `-o` path that
-/// replaces it only once every row is written, so that a failed run leaves
-/// no half-written file.
-enum Output<'a> {
-    Stdout,
-    File {
-        temp: tempfile::NamedTempFile,
-        path: &'a Path,
-    },
-}
-
-impl<'a> Output<'a> {
-    fn create(path: Option<&'a Path>) -> Result<Output<'a>, CliError> {
-        let Some(path) = path else {
-            return Ok(Output::Stdout);
-        };
-        let folder = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".repere-enrich-");
-        // The temporary file is created 0600 by default; 0666 less the umask
-        // gives the output the mode `File::create` would.
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let temp = builder
-            .tempfile_in(folder)
-            .map_err(|e| output_error(Some(path), e))?;
-        Ok(Output::File { temp, path })
-    }
-
-    fn writer(&self) -> Result<Box<dyn Write>, CliError> {
-        match self {
-            Output::Stdout => Ok(Box::new(io::stdout().lock())),
-            Output::File { temp, path } => {
-                let file = temp.reopen().map_err(|e| output_error(Some(path), e))?;
-                Ok(Box::new(BufWriter::new(file)))
-            }
-        }
-    }
-
-    /// Moves the temporary file to the `-o` path.
-    fn finish(self) -> Result<(), CliError> {
-        match self {
-            Output::Stdout => Ok(()),
-            Output::File { temp, path } => temp
-                .persist(path)
-                .map(drop)
-                .map_err(|e| output_error(Some(path), e.error)),
-        }
-    }
 }
 
 fn write_row<W: Write>(

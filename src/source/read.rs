@@ -151,7 +151,8 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Parses the activity interval of a work feature. A null bound is open.
+    /// Parses the activity interval of a work feature. A null bound is open,
+    /// but a work needs at least one bound.
     fn active(&self, properties: &Map<String, Value>) -> Result<Option<ActiveInterval>, Problem> {
         if self.spec.kind != LayerKind::Work {
             return Ok(None);
