@@ -452,3 +452,24 @@ async fn declared_length_over_limit_rejected() {
         );
     }
 }
+
+#[tokio::test]
+async fn batch_response_over_limit_rejected() {
+    let settings = repere::http::Settings {
+        max_batch_response_bytes: 4096,
+        ..settings()
+    };
+    let base = serve(repere::http::AppState::ready(catalog(), settings)).await;
+    let batch: Vec<Value> = (0..50).map(|_| centre()).collect();
+    let response = post(&base, "/v1/context/batch", json!(batch)).await;
+    let error = error_of(response, 413).await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("4096 bytes"), "{message}");
+    assert!(message.contains("split the batch"), "{message}");
+
+    let small: Vec<Value> = (0..2).map(|_| centre()).collect();
+    let response = post(&base, "/v1/context/batch", json!(small)).await;
+    assert_eq!(response.status(), 200);
+    let answers: Value = response.json().await.unwrap();
+    assert_eq!(answers.as_array().unwrap().len(), 2);
+}

@@ -1,6 +1,8 @@
 //! The context routes: one point by POST or GET, many points by batch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
@@ -91,7 +93,7 @@ fn hint_encoded_plus(error: ApiError, request: &ContextRequest) -> ApiError {
     responses(
         (status = 200, description = "One context per request, in the same order", body = Vec<ContextResponse>),
         (status = 400, description = "An item is invalid, or the batch is too long", body = ErrorBody),
-        (status = 413, description = "The body is over the size limit", body = ErrorBody),
+        (status = 413, description = "The body, or the batch response, is over its size limit", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 503, description = "The layers are still loading", body = ErrorBody),
     )
@@ -103,13 +105,41 @@ pub async fn post_batch(
     let catalog = state.catalog()?;
     let max_batch = state.settings.max_batch;
     let now = Utc::now();
-    // NOTE: when the request times out, the client gets 408 but the blocking
-    // tasks cannot be cancelled and run to their end.
+    let limit_bytes = state.settings.max_batch_response_bytes;
+    // NOTE: decoding, unlike computing, is not cancelled when the request
+    // times out or the client leaves.
     let decoding = catalog.clone();
     let queries = blocking(move || decode_batch(&decoding, &body, max_batch, now)).await?;
     let choices = batch_choices(&state, &catalog, &queries).await?;
-    let bytes = blocking(move || contexts_of_batch(&catalog, &queries, &choices)).await?;
+    let cancel = CancelOnDrop::default();
+    let cancelled = cancel.0.clone();
+    let bytes = blocking(move || {
+        let output = BatchOutput {
+            limit_bytes,
+            cancelled: &cancelled,
+        };
+        contexts_of_batch(&catalog, &queries, &choices, output)
+    })
+    .await?;
+    drop(cancel);
     Ok(json_response(bytes))
+}
+
+/// A flag set when the batch handler is dropped, because the request timed
+/// out or the client left, so that the blocking work stops between items.
+#[derive(Default)]
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where a batch's computation stops: its size limit and cancellation flag.
+struct BatchOutput<'a> {
+    limit_bytes: usize,
+    cancelled: &'a AtomicBool,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -181,22 +211,38 @@ fn decode_batch(
         .collect()
 }
 
-/// Computes and serializes a batch: CPU work, run off the async threads.
+/// Computes and serializes a batch item by item, stopping when the output
+/// exceeds its limit or is cancelled: CPU work, run off the async threads.
 fn contexts_of_batch(
     catalog: &Catalog,
     queries: &[ContextQuery],
     choices: &HashMap<AsOfKey, Vec<LayerChoice>>,
+    output: BatchOutput<'_>,
 ) -> Result<Vec<u8>, ApiError> {
-    let responses: Vec<ContextResponse<'_>> = queries
-        .iter()
-        .map(
-            |query| match AsOfKey::of(query).and_then(|key| choices.get(&key)) {
-                Some(chosen) => context::context_of_choices(chosen, query),
-                None => context::context(catalog, query),
-            },
-        )
-        .collect();
-    to_json(&responses)
+    let mut bytes = vec![b'['];
+    for (i, query) in queries.iter().enumerate() {
+        if output.cancelled.load(Ordering::Relaxed) {
+            return Err(ApiError::Internal {
+                detail: format!("batch cancelled after {i} items"),
+            });
+        }
+        if i > 0 {
+            bytes.push(b',');
+        }
+        let response = match AsOfKey::of(query).and_then(|key| choices.get(&key)) {
+            Some(chosen) => context::context_of_choices(chosen, query),
+            None => context::context(catalog, query),
+        };
+        serde_json::to_writer(&mut bytes, &response).map_err(|e| ApiError::Internal {
+            detail: format!("cannot serialize the response: {e}"),
+        })?;
+        if bytes.len() > output.limit_bytes {
+            let limit_bytes = output.limit_bytes;
+            return Err(ApiError::BatchResponseTooLarge { limit_bytes });
+        }
+    }
+    bytes.push(b']');
+    Ok(bytes)
 }
 
 fn at_index(index: usize, invalid: InvalidField) -> ApiError {

@@ -28,6 +28,10 @@ pub enum ApiError {
         "the request body is over the limit of {limit_bytes} bytes: send a smaller body or split the batch"
     )]
     BodyTooLarge { limit_bytes: usize },
+    #[error(
+        "the batch response exceeds the limit of {limit_bytes} bytes: lower limit or radius_m, or split the batch"
+    )]
+    BatchResponseTooLarge { limit_bytes: usize },
     #[error("no route for {path}: see /openapi.json for the routes")]
     NotFound { path: String },
     #[error("method {method} is not allowed on {path}: see /openapi.json for the methods")]
@@ -83,7 +87,9 @@ impl ApiError {
             | ApiError::InvalidQuery { .. }
             | ApiError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTooLarge { .. } | ApiError::BatchResponseTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::NotFound { .. } | ApiError::VersionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,

@@ -34,6 +34,7 @@ pub fn settings() -> Settings {
         request_timeout: Duration::from_secs(10),
         max_body_bytes: 1024 * 1024,
         max_batch: 1000,
+        max_batch_response_bytes: 32 * 1024 * 1024,
     }
 }
 
