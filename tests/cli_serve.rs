@@ -17,6 +17,12 @@ struct Server {
 impl Server {
     /// Starts `repere serve` on a free port of 127.0.0.1 with `manifest`.
     fn start(manifest: &std::path::Path) -> Server {
+        Server::start_with_env(manifest, &[])
+    }
+
+    /// Starts `repere serve` as [`Server::start`] does, with the extra
+    /// environment variables `env`.
+    fn start_with_env(manifest: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let state_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
             .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
@@ -24,6 +30,7 @@ impl Server {
             .arg("--state-dir")
             .arg(state_dir.path())
             .env("REPERE_LOG", "info,repere::http=debug")
+            .envs(env.iter().copied())
             .env_remove("REPERE_CONFIG")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
@@ -264,26 +271,7 @@ fn locations_not_logged() {
 /// server from stopping: the header read time-out closes its connection.
 #[test]
 fn sigterm_with_half_sent_headers() {
-    let state_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
-        .arg(data_manifest())
-        .arg("--state-dir")
-        .arg(state_dir.path())
-        .env("REPERE_LOG", "info")
-        .env("REPERE_REQUEST_TIMEOUT_S", "1")
-        .env_remove("REPERE_CONFIG")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = forward_lines(child.stderr.take().unwrap());
-    let server = Server {
-        child,
-        log,
-        _state_dir: state_dir,
-    };
+    let mut server = Server::start_with_env(&data_manifest(), &[("REPERE_REQUEST_TIMEOUT_S", "1")]);
     let address = listen_address(&server.wait_for("listening"));
     server.wait_for("ready layers=");
 
@@ -307,7 +295,6 @@ fn sigterm_with_half_sent_headers() {
             "the server kept the half-sent request open: {e}"
         );
     }
-    let mut server = server;
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     drop(stream);
