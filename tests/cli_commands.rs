@@ -331,6 +331,17 @@ fn enrich_missing_column_named() {
 }
 
 #[test]
+fn enrich_empty_layer_list_is_usage_error() {
+    let fixture = fixture();
+    let mut args = ENRICH_ARGS.to_vec();
+    args.extend(["--layers", ",,"]);
+    let output = fixture.enrich(&args, INPUT);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--layers: the list is empty"), "{stderr}");
+}
+
+#[test]
 fn enrich_unknown_layer_is_usage_error() {
     let fixture = fixture();
     let mut args = ENRICH_ARGS.to_vec();

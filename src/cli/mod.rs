@@ -211,6 +211,12 @@ fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
 }
 
 fn check_layer_names(manifest: &Manifest, names: &[String]) -> Result<(), CliError> {
+    if names.iter().all(|name| name.trim().is_empty()) {
+        return Err(CliError::Usage(
+            "--layers: the list is empty: omit --layers for all layers, or name at least one"
+                .to_owned(),
+        ));
+    }
     let known: Vec<&str> = manifest
         .layers
         .iter()
