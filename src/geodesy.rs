@@ -3,7 +3,7 @@
 //! Reported distances are geodesic (Karney's algorithm, through
 //! `geo::Geodesic`), as PostGIS `ST_Distance` on geography computes them.
 //! A [`LocalPlane`] around the query point finds the closest point of a
-//! segment; its error grows with distance (about 0.1 % at 5 km), which only
+//! segment. Its error grows with distance (about 0.1 % at 5 km), but it only
 //! moves the closest point, never the reported distance to it.
 //!
 //! Segments are straight in lon/lat, as GEOS and PostGIS geometry read them.
@@ -66,8 +66,8 @@ impl LocalPlane {
         }
     }
 
-    /// The point of segment `a`–`b` closest to the origin, and its distance
-    /// in the plane (metres, approximate).
+    /// Returns the point of segment `a`–`b` closest to the origin, and its
+    /// distance in the plane (metres, approximate).
     pub fn closest_on_segment(&self, a: Coord<f64>, b: Coord<f64>) -> (Coord<f64>, f64) {
         let pa = self.project(a);
         let pb = self.project(b);

@@ -12,7 +12,7 @@ use crate::layer::LayerKind;
 /// Time zone of work dates written without an offset, unless a layer sets one.
 pub const DEFAULT_TIMEZONE: &str = "America/Toronto";
 
-/// The longest layer name: names end up in URLs and SQL identifiers, and
+/// The maximum layer name length: names end up in URLs and SQL identifiers, and
 /// PostgreSQL truncates identifiers at 63 bytes.
 pub const MAX_LAYER_NAME_LEN: usize = 63;
 
@@ -38,7 +38,7 @@ pub enum ManifestError {
     },
 }
 
-/// How one layer is read from its source file.
+/// The settings for reading one layer from its source file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LayerSpec {
     /// `[a-z][a-z0-9_]{0,62}`: used in URLs and SQL.
@@ -156,7 +156,7 @@ struct ManifestFile {
 pub struct Manifest {
     pub path: PathBuf,
     pub layers: Vec<LayerSpec>,
-    /// Keys the manifest holds that no layer setting reads, such as
+    /// Keys in the manifest that no layer setting reads, such as
     /// `layer[2].id_feild`: reported, not fatal.
     pub unknown_keys: Vec<String>,
 }

@@ -43,7 +43,7 @@ pub struct ContextRequest {
     /// Distance within which other districts are listed as neighbours,
     /// metres. Default 25, at most 1,000.
     pub near_m: Option<f64>,
-    /// Names of the layers to answer from. Default: all, in manifest order.
+    /// Names of the layers to query. Default: all, in manifest order.
     #[param(style = Form, explode = false)]
     #[serde(default, deserialize_with = "layer_list")]
     pub layers: Option<Vec<String>>,

@@ -1,4 +1,4 @@
-//! The context answer. It borrows feature data from the catalog, so
+//! The context response. It borrows feature data from the catalog, so
 //! building one copies no properties.
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -37,12 +37,12 @@ pub struct H3Cell {
     pub cell: String,
 }
 
-/// What one layer holds at the point.
+/// The features of one layer at the point.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LayerContext<'a> {
     pub name: &'a str,
     pub kind: LayerKind,
-    /// Who published the layer's data; shown wherever the data is shown.
+    /// The publisher of the layer's data, shown wherever the data is shown.
     pub attribution: Option<&'a str>,
     pub licence: Option<&'a str>,
     /// The stored version of the layer the features come from. Absent when

@@ -110,7 +110,7 @@ impl LayerIndex {
         [c.x * self.cos_ref, c.y]
     }
 
-    /// A lower bound of the metres in one tree-space unit near `plane`'s origin.
+    /// Returns a lower bound of the metres in one tree-space unit near `plane`'s origin.
     fn metres_per_unit(&self, plane: &LocalPlane) -> f64 {
         let along_x = plane.m_per_deg_lon / self.cos_ref;
         along_x.min(plane.m_per_deg_lat) * (1.0 - SCALE_SLACK)

@@ -1,4 +1,4 @@
-//! Layers as the service holds them: validated features in WGS84 lon/lat.
+//! Layers as the service keeps them in memory: validated features in WGS84 lon/lat.
 //!
 //! A [`Layer`] is what a source file becomes once it has been read through
 //! GDAL, reprojected with PROJ and checked. It knows nothing of indexes or
@@ -84,9 +84,9 @@ pub struct LayerInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InvalidGeometry {
     pub id: String,
-    /// Why it is invalid, e.g. "Self-intersection at (512345.2 180034.1)".
+    /// The reason it is invalid, e.g. "Self-intersection at (512345.2 180034.1)".
     pub reason: String,
-    /// What was done with it, e.g. "repaired with GEOS MakeValid".
+    /// The repair applied, e.g. "repaired with GEOS MakeValid".
     pub action: String,
 }
 
@@ -108,7 +108,7 @@ pub struct RejectedFeature {
     pub reason: String,
 }
 
-/// What loading a layer found in its source besides the features kept.
+/// The findings of loading a layer, besides the features kept.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadReport {
     /// Features read from the source, before the attribute filter.
