@@ -143,6 +143,7 @@ async fn openapi_lists_every_route() {
         ("/v1/context/batch", "post"),
         ("/v1/layers", "get"),
         ("/v1/layers/{name}/versions", "get"),
+        ("/v1/layers/{name}/versions/{version}", "get"),
         ("/v1/layers/{name}/activate", "post"),
         ("/v1/layers/{name}/import", "post"),
         ("/health", "get"),
@@ -157,7 +158,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         document["paths"].as_object().unwrap().len(),
-        9,
+        10,
         "no undocumented or stale path"
     );
     for schema in [

@@ -21,7 +21,7 @@ async fn round_trip_keeps_every_feature() {
         for layer in [mixed_layer("mixed"), works_layer("works")] {
             let name = layer.info.name.clone();
             let put = store
-                .put_version(&layer, Origin::Manifest, HASH_A)
+                .put_version(&layer, Origin::Manifest, HASH_A, "gis-team")
                 .await
                 .unwrap();
             let loaded = store.load_version(&name, put.version).await.unwrap();
@@ -55,7 +55,7 @@ async fn empty_layer_round_trip() {
         let layer = Layer::new(layer.info, layer.features, layer.report);
 
         let put = store
-            .put_version(&layer, Origin::Manifest, HASH_A)
+            .put_version(&layer, Origin::Manifest, HASH_A, "gis-team")
             .await
             .unwrap();
         let loaded = store.load_version("works", put.version).await.unwrap();
@@ -72,7 +72,7 @@ async fn version_row_records_counts() {
         let store = backend.open().await;
         let layer = mixed_layer("mixed");
         let put = store
-            .put_version(&layer, Origin::Import, HASH_A)
+            .put_version(&layer, Origin::Import, HASH_A, "gis-team")
             .await
             .unwrap();
         let listed = store.versions("mixed", Page::first(10)).await.unwrap();
@@ -98,7 +98,7 @@ async fn unknown_layer_or_version_is_not_found() {
         let label = backend.label();
         let store = backend.open().await;
         store
-            .put_version(&mixed_layer("mixed"), Origin::Manifest, HASH_A)
+            .put_version(&mixed_layer("mixed"), Origin::Manifest, HASH_A, "gis-team")
             .await
             .unwrap();
 
@@ -162,7 +162,7 @@ async fn invalid_layer_name_is_rejected() {
         let store = backend.open().await;
         let layer = mixed_layer("Bad-Name");
         let error = store
-            .put_version(&layer, Origin::Import, HASH_A)
+            .put_version(&layer, Origin::Import, HASH_A, "gis-team")
             .await
             .unwrap_err();
         assert!(
@@ -184,11 +184,11 @@ async fn reopened_store_keeps_everything() {
         {
             let store = backend.open().await;
             store
-                .put_version(&layer, Origin::Manifest, HASH_A)
+                .put_version(&layer, Origin::Manifest, HASH_A, "gis-team")
                 .await
                 .unwrap();
             store
-                .put_version(&layer, Origin::Import, HASH_A)
+                .put_version(&layer, Origin::Import, HASH_A, "gis-team")
                 .await
                 .unwrap();
             store.activate("works", 1, "night import").await.unwrap();
@@ -223,7 +223,7 @@ async fn postgis_reads_stored_geometries() {
         };
         let store = backend.open().await;
         store
-            .put_version(&mixed_layer("mixed"), Origin::Manifest, HASH_A)
+            .put_version(&mixed_layer("mixed"), Origin::Manifest, HASH_A, "gis-team")
             .await
             .unwrap();
         let rows = sqlx::query(
@@ -295,15 +295,15 @@ async fn geopackage_opens_in_ogrinfo() {
     let mixed = mixed_layer("mixed");
     let works = works_layer("works");
     store
-        .put_version(&mixed, Origin::Manifest, HASH_A)
+        .put_version(&mixed, Origin::Manifest, HASH_A, "gis-team")
         .await
         .unwrap();
     store
-        .put_version(&mixed, Origin::Import, HASH_A)
+        .put_version(&mixed, Origin::Import, HASH_A, "gis-team")
         .await
         .unwrap();
     store
-        .put_version(&works, Origin::Manifest, HASH_A)
+        .put_version(&works, Origin::Manifest, HASH_A, "gis-team")
         .await
         .unwrap();
     store.activate("mixed", 2, "operator").await.unwrap();
@@ -403,14 +403,16 @@ async fn failed_import_leaves_no_version() {
         let store = backend.open().await;
         let good = mixed_layer("mixed");
         store
-            .put_version(&good, Origin::Manifest, HASH_A)
+            .put_version(&good, Origin::Manifest, HASH_A, "gis-team")
             .await
             .unwrap();
         store.activate("mixed", 1, "start-up").await.unwrap();
 
         let mut bad = mixed_layer("mixed");
         bad.features[5].id = "ml\u{0}1".to_owned();
-        let failed = store.put_version(&bad, Origin::Import, HASH_A).await;
+        let failed = store
+            .put_version(&bad, Origin::Import, HASH_A, "gis-team")
+            .await;
         assert!(failed.is_err(), "{label}: the import fails");
 
         let listed = store.versions("mixed", Page::first(10)).await.unwrap();
@@ -427,7 +429,7 @@ async fn failed_import_leaves_no_version() {
             .map(|v| v.version);
         assert_eq!(active, Some(1), "{label}: active version unchanged");
         let next = store
-            .put_version(&good, Origin::Import, HASH_A)
+            .put_version(&good, Origin::Import, HASH_A, "gis-team")
             .await
             .unwrap();
         assert!(next.version >= 2, "{label}: next version number");
@@ -479,7 +481,7 @@ async fn default_layers_round_trip() {
 
         for (label, store) in &stores {
             let put = store
-                .put_version(&layer, Origin::Manifest, &hash)
+                .put_version(&layer, Origin::Manifest, &hash, "gis-team")
                 .await
                 .unwrap();
             let loaded = store.load_version(name, put.version).await.unwrap();

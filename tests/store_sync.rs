@@ -135,7 +135,7 @@ async fn sync_keeps_operator_version() {
         let operator_layer = repere::source::load_layer(spec).unwrap();
         let hash = repere::store::sha256_file(&stops_path).unwrap();
         store
-            .put_version(&operator_layer, Origin::Import, &hash)
+            .put_version(&operator_layer, Origin::Import, &hash, "gis-team")
             .await
             .unwrap();
         store.activate("stops", 2, "operator").await.unwrap();
@@ -175,7 +175,7 @@ async fn sync_activates_interrupted_import() {
         let layer = repere::source::load_layer(&manifest.layers[0]).unwrap();
         let hash = repere::store::sha256_file(&stops_path).unwrap();
         store
-            .put_version(&layer, Origin::Manifest, &hash)
+            .put_version(&layer, Origin::Manifest, &hash, "gis-team")
             .await
             .unwrap();
 

@@ -35,7 +35,7 @@ async fn activation_and_rollback() {
         let v2_layer = districts_layer("districts", "b");
 
         let v1 = store
-            .put_version(&v1_layer, Origin::Manifest, HASH_1)
+            .put_version(&v1_layer, Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         let first = store
@@ -45,7 +45,7 @@ async fn activation_and_rollback() {
         assert_eq!(first.previous, None, "{label}: nothing active before v1");
 
         let v2 = store
-            .put_version(&v2_layer, Origin::Import, HASH_2)
+            .put_version(&v2_layer, Origin::Import, HASH_2, "gis-team")
             .await
             .unwrap();
         assert_eq!(v2.version, 2, "{label}: second version number");
@@ -117,7 +117,7 @@ async fn versions_listed_by_page() {
         for suffix in ["a", "b", "c", "d", "e"] {
             let layer = districts_layer("districts", suffix);
             store
-                .put_version(&layer, Origin::Import, HASH_1)
+                .put_version(&layer, Origin::Import, HASH_1, "gis-team")
                 .await
                 .unwrap();
         }
@@ -141,11 +141,11 @@ async fn version_active_at_instants() {
         let store = backend.open().await;
         let layer = works_layer("works");
         store
-            .put_version(&layer, Origin::Manifest, HASH_1)
+            .put_version(&layer, Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         store
-            .put_version(&layer, Origin::Import, HASH_2)
+            .put_version(&layer, Origin::Import, HASH_2, "gis-team")
             .await
             .unwrap();
         let first = store.activate("works", 1, "start-up").await.unwrap();
@@ -189,7 +189,7 @@ async fn last_manifest_version_tracks_changes() {
         assert_eq!(unknown, None, "{label}: nothing imported yet");
 
         store
-            .put_version(&layer, Origin::Manifest, HASH_1)
+            .put_version(&layer, Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         store.activate("mixed", 1, "manifest").await.unwrap();
@@ -202,7 +202,7 @@ async fn last_manifest_version_tracks_changes() {
         );
 
         store
-            .put_version(&layer, Origin::Import, HASH_2)
+            .put_version(&layer, Origin::Import, HASH_2, "gis-team")
             .await
             .unwrap();
         let imported = store.last_manifest_version("mixed").await.unwrap().unwrap();
@@ -213,7 +213,7 @@ async fn last_manifest_version_tracks_changes() {
         assert!(imported.changed_since, "{label}: an operator imported v2");
 
         store
-            .put_version(&layer, Origin::Manifest, HASH_1)
+            .put_version(&layer, Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         store.activate("mixed", 3, "manifest").await.unwrap();
@@ -240,16 +240,16 @@ async fn layers_list_latest_and_active() {
             "{label}: empty store"
         );
         store
-            .put_version(&works_layer("works"), Origin::Manifest, HASH_1)
+            .put_version(&works_layer("works"), Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         let districts = districts_layer("districts", "a");
         store
-            .put_version(&districts, Origin::Manifest, HASH_1)
+            .put_version(&districts, Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         store
-            .put_version(&districts, Origin::Import, HASH_2)
+            .put_version(&districts, Origin::Import, HASH_2, "gis-team")
             .await
             .unwrap();
         store.activate("districts", 1, "start-up").await.unwrap();
@@ -282,7 +282,11 @@ async fn concurrent_imports_numbered_apart() {
         for suffix in ["a", "b", "c", "d"] {
             let store = store.clone();
             let layer = districts_layer("districts", suffix);
-            imports.spawn(async move { store.put_version(&layer, Origin::Import, HASH_1).await });
+            imports.spawn(async move {
+                store
+                    .put_version(&layer, Origin::Import, HASH_1, "gis-team")
+                    .await
+            });
         }
 
         let mut got = Vec::new();
@@ -313,7 +317,7 @@ async fn postgis_activation_notifies_listeners() {
         };
         let mut listener = listening.listen().await.unwrap();
         store
-            .put_version(&works_layer(layer), Origin::Manifest, HASH_1)
+            .put_version(&works_layer(layer), Origin::Manifest, HASH_1, "gis-team")
             .await
             .unwrap();
         store.activate(layer, 1, "start-up").await.unwrap();
@@ -343,11 +347,16 @@ async fn watcher_returns_activated_layer() {
         let store = backend.open().await;
         let v2_layer = districts_layer("districts", "b");
         store
-            .put_version(&districts_layer("districts", "a"), Origin::Manifest, HASH_1)
+            .put_version(
+                &districts_layer("districts", "a"),
+                Origin::Manifest,
+                HASH_1,
+                "gis-team",
+            )
             .await
             .unwrap();
         store
-            .put_version(&v2_layer, Origin::Import, HASH_2)
+            .put_version(&v2_layer, Origin::Import, HASH_2, "gis-team")
             .await
             .unwrap();
         store.activate("districts", 1, "start-up").await.unwrap();

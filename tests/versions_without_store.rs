@@ -5,7 +5,7 @@
 mod http_support;
 
 use http_support::{CENTRE_LAT, CENTRE_LON, assert_names, error_of, serve_catalog};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 #[tokio::test]
 async fn answers_name_no_version() {
@@ -56,12 +56,14 @@ async fn as_of_rejected() {
 #[tokio::test]
 async fn version_routes_not_found() {
     let base = serve_catalog().await;
-    let response = reqwest::get(format!("{base}/v1/layers/wards/versions"))
-        .await
-        .unwrap();
-    let error = error_of(response, 404).await;
-    let message = error["message"].as_str().unwrap();
-    assert!(message.contains("keeps no versions"), "{message}");
+    for path in ["versions", "versions/1"] {
+        let response = reqwest::get(format!("{base}/v1/layers/wards/{path}"))
+            .await
+            .unwrap();
+        let error = error_of(response, 404).await;
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("keeps no versions"), "{path}: {message}");
+    }
 }
 
 #[tokio::test]
@@ -109,4 +111,48 @@ async fn openapi_documents_versions() {
     ] {
         assert!(entry[field].is_object(), "{field} in a version entry");
     }
+    let report = all_properties(schemas, "VersionReport");
+    for field in [
+        "format",
+        "read_count",
+        "filtered_count",
+        "bbox_wgs84",
+        "invalid",
+        "rejected",
+        "synthetic_ids",
+        "imported_by",
+        "diff",
+    ] {
+        assert!(report.contains_key(field), "{field} in a stored report");
+    }
+    let detail = all_properties(schemas, "VersionDetail");
+    for field in ["layer", "version", "kind", "source_crs", "active", "report"] {
+        assert!(detail.contains_key(field), "{field} in a version detail");
+    }
+    let route = &document["paths"]["/v1/layers/{name}/versions/{version}"]["get"];
+    let body = &route["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        body["$ref"], "#/components/schemas/VersionDetail",
+        "{route}"
+    );
+}
+
+/// Returns the properties of schema `name`, with those of its `allOf`
+/// parts and of the schemas they reference.
+fn all_properties(schemas: &Value, name: &str) -> Map<String, Value> {
+    let schema = &schemas[name];
+    let mut properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        match part["$ref"].as_str() {
+            Some(reference) => {
+                let referenced = reference.rsplit('/').next().unwrap();
+                properties.extend(all_properties(schemas, referenced));
+            }
+            None => properties.extend(part["properties"].as_object().cloned().unwrap_or_default()),
+        }
+    }
+    properties
 }

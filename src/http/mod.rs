@@ -51,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/context/batch", post(context::post_batch))
         .route("/v1/layers", get(meta::layers))
         .route("/v1/layers/{name}/versions", get(versions::list_versions))
+        .route("/v1/layers/{name}/versions/{version}", get(versions::get_version))
         .route_layer(axum_middleware::from_fn(crate::auth::require_read))
         .route("/v1/layers/{name}/activate", post(versions::activate))
         .route("/health", get(meta::health))

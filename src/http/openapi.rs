@@ -9,14 +9,14 @@ use super::context::{self, json_response};
 use super::error::{ErrorBody, ErrorDetail};
 use super::import;
 use super::meta::{self, LayerList, Status};
-use super::versions::{self, ActivateRequest, VersionEntry, VersionList};
+use super::versions::{self, ActivateRequest, VersionDetail, VersionEntry, VersionList};
 use crate::context::{
     AsOfFallback, ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon,
     LayerContext, NearbyFeature, Neighbour,
 };
 use crate::import::{Diff, IdChanges, ImportReport};
 use crate::layer::{LayerInfo, LayerKind};
-use crate::store::{Activation, Origin};
+use crate::store::{Activation, Origin, VersionReport};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,7 @@ use crate::store::{Activation, Origin};
         context::post_batch,
         meta::layers,
         versions::list_versions,
+        versions::get_version,
         versions::activate,
         import::import_layer,
         meta::health,
@@ -54,6 +55,8 @@ use crate::store::{Activation, Origin};
         Status,
         VersionList,
         VersionEntry,
+        VersionDetail,
+        VersionReport,
         ActivateRequest,
         Activation,
         Origin,

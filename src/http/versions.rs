@@ -1,9 +1,13 @@
-//! The layer version routes: listing a layer's versions and activating one,
-//! and swapping an activated version into the served catalog.
+//! The layer version routes: listing a layer's versions, reading one with
+//! its stored import report and activating one, and swapping an activated
+//! version into the served catalog.
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,8 +22,8 @@ use crate::context::{
     ContextQuery, InvalidField, LayerChoice, VersionLoadError, VersionSource, index_layer,
     read_version,
 };
-use crate::layer::Layer;
-use crate::store::{Activation, Origin, Page, Store, StoreError, VersionInfo};
+use crate::layer::{Layer, LayerKind};
+use crate::store::{Activation, Origin, Page, Store, StoreError, VersionInfo, VersionReport};
 
 /// Default and maximum of `per_page` when listing versions.
 pub const DEFAULT_PER_PAGE: u32 = 20;
@@ -83,6 +87,38 @@ impl VersionEntry {
             activated_by: info.activated_by,
             origin: info.origin,
             active: active == Some(info.version),
+        }
+    }
+}
+
+/// One version of a layer with the report stored at its import. The list
+/// of versions leaves the report out, because it can name thousands of
+/// invalid or rejected features.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionDetail {
+    pub layer: String,
+    pub kind: LayerKind,
+    #[serde(flatten)]
+    pub entry: VersionEntry,
+    /// The CRS the source was read in.
+    pub source_crs: String,
+    pub attribution: Option<String>,
+    pub licence: Option<String>,
+    pub synthetic_id_count: usize,
+    pub report: VersionReport,
+}
+
+impl VersionDetail {
+    fn new(info: VersionInfo, active: Option<u32>) -> Self {
+        VersionDetail {
+            layer: info.layer.clone(),
+            kind: info.kind,
+            source_crs: info.source_crs.clone(),
+            attribution: info.attribution.clone(),
+            licence: info.licence.clone(),
+            synthetic_id_count: info.synthetic_id_count,
+            report: info.report.clone(),
+            entry: VersionEntry::new(info, active),
         }
     }
 }
@@ -154,6 +190,87 @@ pub async fn list_versions(
             .collect(),
     };
     Ok(json_response(to_json(&list)?))
+}
+
+/// One version of a layer, with the report stored at its import: counts,
+/// bbox, invalid, rejected and synthetic ids, author, and the diff from the
+/// version that was active when it was stored.
+#[utoipa::path(
+    get,
+    path = "/v1/layers/{name}/versions/{version}",
+    tag = "versions",
+    params(
+        ("name" = String, Path, description = "Layer name"),
+        ("version" = u32, Path, description = "Version number, from 1", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The version and its import report", body = VersionDetail),
+        (status = 400, description = "`version` is not a positive integer", body = ErrorBody),
+        (status = 404, description = "The layer or the version is not in the store", body = ErrorBody),
+    )
+)]
+pub async fn get_version(
+    State(state): State<AppState>,
+    VersionPath { name, version }: VersionPath,
+) -> Result<Response, ApiError> {
+    let store = store(&state)?;
+    let info = store.version(&name, version).await.map_err(store_error)?;
+    let active = store.active_version(&name).await.map_err(store_error)?;
+    let detail = VersionDetail::new(info, active.map(|a| a.version));
+    Ok(json_response(to_json(&detail)?))
+}
+
+/// The `{name}` and `{version}` segments of a version route, rejected with
+/// a JSON error that names the segment (axum's `Path` rejects in plain
+/// text).
+pub struct VersionPath {
+    pub name: String,
+    pub version: u32,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for VersionPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((name, version)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(path_error)?;
+        let version = parse_version(&version)?;
+        Ok(VersionPath { name, version })
+    }
+}
+
+fn path_error(rejection: PathRejection) -> ApiError {
+    let field = match &rejection {
+        PathRejection::FailedToDeserializePathParams(error) => match error.kind() {
+            ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
+            _ => "name".to_owned(),
+        },
+        _ => "name".to_owned(),
+    };
+    ApiError::invalid(
+        field,
+        format!(
+            "{}: write the path segments as percent-encoded UTF-8",
+            rejection.body_text()
+        ),
+    )
+}
+
+/// Parses a version number: decimal digits only, from 1.
+fn parse_version(text: &str) -> Result<u32, ApiError> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u32>() {
+        Ok(version) if digits && version > 0 => Ok(version),
+        _ => Err(ApiError::invalid(
+            "version",
+            format!(
+                "{text:?} is invalid: expected a version number from 1 to {}, as listed by \
+                 GET /v1/layers/{{name}}/versions",
+                u32::MAX
+            ),
+        )),
+    }
 }
 
 fn page_bounds(query: &VersionsQuery) -> Result<(u32, u32), ApiError> {

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::store::{Diff, IdChanges, MAX_DIFF_IDS, diff};
 pub use archive::{MAX_ENTRIES, MAX_UNPACKED_BYTES};
-pub use report::{Diff, IdChanges, ImportReport, MAX_DIFF_IDS, diff};
+pub use report::ImportReport;
 
 use crate::layer::{Layer, LayerKind};
 use crate::manifest::{DEFAULT_TIMEZONE, LayerSpec, validate_layer_name};
@@ -275,31 +276,21 @@ pub struct Commit {
 
 /// Compares the prepared layer with the active version and, unless
 /// `commit.dry_run`, stores it as a new version and activates it on request.
+/// The report's diff is the one stored with the version.
 pub async fn commit(
     store: &Store,
     prepared: &Prepared,
     commit: &Commit,
 ) -> Result<ImportReport, ImportError> {
     let layer = &prepared.layer;
-    let active = match store.active_version(&layer.info.name).await {
-        Ok(active) => active,
-        Err(StoreError::NotFound { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let diff = match active {
-        Some(active) => {
-            let old = store.load_version(&layer.info.name, active.version).await?;
-            Some(diff(&old, layer, active.version))
-        }
-        None => None,
-    };
-    let mut report = new_report(prepared, commit, diff);
     if commit.dry_run {
-        return Ok(report);
+        let diff = store.diff_with_active(layer).await?;
+        return Ok(new_report(prepared, commit, diff));
     }
     let stored = store
-        .put_version(layer, Origin::Import, &prepared.source_sha256)
+        .put_version(layer, Origin::Import, &prepared.source_sha256, &commit.by)
         .await?;
+    let mut report = new_report(prepared, commit, stored.report.diff);
     report.version = Some(stored.version);
     if commit.activate {
         store

@@ -26,10 +26,12 @@
 //! returns the layers activated elsewhere, woken by `NOTIFY` (PostGIS) or by
 //! a periodic check.
 
+mod diff;
 mod error;
 mod gpkg;
 mod postgis;
 mod record;
+mod report;
 mod sync;
 mod version;
 mod watch;
@@ -38,10 +40,12 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+pub use diff::{Diff, IdChanges, MAX_DIFF_IDS, diff};
 pub use error::StoreError;
 pub use gpkg::{DEFAULT_FILE_NAME, GpkgStore};
 pub use postgis::{LayerEvent, LayerListener, NOTIFY_CHANNEL, PgStore};
 pub use record::sha256_file;
+pub use report::VersionReport;
 pub use sync::{SyncAction, SyncError, SyncedLayer, sync_manifest, sync_manifest_layer};
 pub use version::{Activation, LayerSummary, ManifestVersion, Origin, Page, VersionInfo};
 pub use watch::{ActiveLayer, ActiveVersionWatcher};
@@ -69,17 +73,31 @@ impl Store {
         }
     }
 
-    /// Stores `layer` as its next version, inactive. `source_sha256` is the
-    /// hash of the source file ([`sha256_file`]).
+    /// Stores `layer` as its next version, inactive, with its report: the
+    /// author `imported_by` and the diff from the active version.
+    /// `source_sha256` is the hash of the source file ([`sha256_file`]).
     pub async fn put_version(
         &self,
         layer: &Layer,
         origin: Origin,
         source_sha256: &str,
+        imported_by: &str,
     ) -> Result<VersionInfo, StoreError> {
+        // NOTE: the diff is taken before the write begins, so an activation
+        // by another instance in between is not reflected in it.
+        let diff = self.diff_with_active(layer).await?;
+        let report = VersionReport::new(layer, imported_by, diff);
         let info = match self {
-            Store::GeoPackage(store) => store.put_version(layer, origin, source_sha256).await?,
-            Store::Postgis(store) => store.put_version(layer, origin, source_sha256).await?,
+            Store::GeoPackage(store) => {
+                store
+                    .put_version(layer, origin, source_sha256, report)
+                    .await?
+            }
+            Store::Postgis(store) => {
+                store
+                    .put_version(layer, origin, source_sha256, report)
+                    .await?
+            }
         };
         tracing::info!(
             layer = %info.layer,
@@ -89,6 +107,20 @@ impl Store {
             "layer version stored"
         );
         Ok(info)
+    }
+
+    /// Compares `layer` with the active version of the layer of that name,
+    /// by feature id. `None` when no version is active, also for a layer
+    /// not in the store.
+    pub async fn diff_with_active(&self, layer: &Layer) -> Result<Option<Diff>, StoreError> {
+        let name = &layer.info.name;
+        let active = match self.active_version(name).await {
+            Ok(Some(active)) => active.version,
+            Ok(None) | Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let old = self.load_version(name, active).await?;
+        Ok(Some(diff(&old, layer, active)))
     }
 
     /// Makes `version` the active version of `layer` and logs who did it.
@@ -210,5 +242,5 @@ fn layer_from_version(info: &VersionInfo, features: Vec<Feature>) -> Layer {
         attribution: info.attribution.clone(),
         licence: info.licence.clone(),
     };
-    Layer::new(layer_info, features, info.report.clone())
+    Layer::new(layer_info, features, info.report.load.clone())
 }

@@ -171,7 +171,9 @@ async fn import(
             layer: spec.name.clone(),
             source,
         })?;
-    let mut version = store.put_version(&layer, Origin::Manifest, hash).await?;
+    let mut version = store
+        .put_version(&layer, Origin::Manifest, hash, by)
+        .await?;
     let activation = store.activate(&spec.name, version.version, by).await?;
     version.activated_at = Some(activation.activated_at);
     version.activated_by = Some(activation.activated_by);

@@ -6,7 +6,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::layer::{Layer, LayerKind, LoadReport};
+use super::report::VersionReport;
+use crate::layer::{Layer, LayerKind};
 
 /// The origin of a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -83,13 +84,14 @@ pub struct VersionInfo {
     /// The latest activation of this version, if any.
     pub activated_at: Option<DateTime<Utc>>,
     pub activated_by: Option<String>,
-    pub report: LoadReport,
+    pub report: VersionReport,
 }
 
 impl VersionInfo {
     /// Describes `layer` as version `version`, imported now and never
-    /// activated. Instants are truncated to the microsecond, the precision
-    /// both stores keep.
+    /// activated, with the report of the layer alone: the stores replace it
+    /// with the one that names the author and the diff. Instants are
+    /// truncated to the microsecond, the precision both stores keep.
     pub(crate) fn new(layer: &Layer, version: u32, origin: Origin, source_sha256: &str) -> Self {
         let info = &layer.info;
         VersionInfo {
@@ -109,7 +111,7 @@ impl VersionInfo {
             imported_at: now_micros(),
             activated_at: None,
             activated_by: None,
-            report: layer.report.clone(),
+            report: VersionReport::of_layer(layer),
         }
     }
 }

@@ -32,7 +32,7 @@ use gdal::errors::GdalError;
 use gdal::{Dataset, DatasetOptions, DriverManager, GdalOpenFlags};
 
 use super::version::{Activation, LayerSummary, ManifestVersion, Origin, Page, VersionInfo};
-use super::{StoreError, check_layer_name, layer_from_version};
+use super::{StoreError, VersionReport, check_layer_name, layer_from_version};
 use crate::layer::Layer;
 
 /// The file name of the store in the state directory.
@@ -78,13 +78,16 @@ impl GpkgStore {
         layer: &Layer,
         origin: Origin,
         source_sha256: &str,
+        report: VersionReport,
     ) -> Result<VersionInfo, StoreError> {
         check_layer_name(&layer.info.name)?;
         let layer = layer.clone();
         let sha256 = source_sha256.to_owned();
         let name = layer.info.name.clone();
         self.run_update(&name, move |ds, path| {
-            let number = tables::reserve_version(ds, path, &layer, origin, &sha256)?;
+            let mut info = VersionInfo::new(&layer, 0, origin, &sha256);
+            info.report = report;
+            let number = tables::reserve_version(ds, path, info)?;
             features::write(ds, path, &layer, number)?;
             queries::select_version(ds, path, &layer.info.name, number)?
                 .ok_or_else(|| StoreError::not_found(&layer.info.name, Some(number)))

@@ -9,10 +9,9 @@ use gdal::errors::GdalError;
 use gdal::vector::Feature;
 
 use super::sql::{RowError, int, query_rows, sql_text, text};
-use crate::layer::LoadReport;
-use crate::store::StoreError;
 use crate::store::record::{format_instant, parse_instant};
 use crate::store::version::{Activation, LayerSummary, Origin, Page, VersionInfo, parse_kind};
+use crate::store::{StoreError, VersionReport};
 
 /// The columns [`version_from_feature`] reads, from `repere_versions AS v`.
 const VERSION_COLUMNS: &str = "v.layer, v.version, v.kind, v.source_file, v.source_sha256, \
@@ -239,7 +238,7 @@ fn version_from_feature(f: &Feature) -> Result<VersionInfo, RowError> {
         origin: field("origin")?
             .parse::<Origin>()
             .map_err(|m| corrupt(&layer, version, "origin", m))?,
-        report: serde_json::from_str::<LoadReport>(&report)
+        report: serde_json::from_str::<VersionReport>(&report)
             .map_err(|e| corrupt(&layer, version, "load_report", e.to_string()))?,
         imported_at: instant("imported_at", field("imported_at")?)?,
         activated_at: text(f, "activated_at")?

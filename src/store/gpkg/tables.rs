@@ -10,10 +10,9 @@ use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use super::gdal_error;
 use super::queries::{active_version_at, select_version, version_not_found};
 use super::sql::{execute, int, query_rows, sql_optional_text, sql_text};
-use crate::layer::Layer;
 use crate::store::StoreError;
 use crate::store::record::format_instant;
-use crate::store::version::{Activation, Origin, VersionInfo, now_micros};
+use crate::store::version::{Activation, VersionInfo, now_micros};
 
 const VERSIONS: &str = "repere_versions";
 const ACTIVATIONS: &str = "repere_activations";
@@ -32,7 +31,7 @@ const VERSION_FIELDS: &[(&str, OGRFieldType::Type)] = &[
     ("repaired_count", OGRFieldType::OFTInteger64),
     ("synthetic_id_count", OGRFieldType::OFTInteger64),
     ("origin", OGRFieldType::OFTString),
-    // The LoadReport as JSON.
+    // The VersionReport as JSON: a LoadReport with added keys.
     ("load_report", OGRFieldType::OFTString),
     // Instants are RFC 3339 text in UTC with microseconds, which sorts in
     // time order (OGR date-time fields keep milliseconds only).
@@ -94,26 +93,25 @@ fn create_table(
 }
 
 /// Reserves the next version number of a layer with a row marked
-/// incomplete, in a transaction of its own.
+/// incomplete, in a transaction of its own. `info` describes the version;
+/// its number is replaced by the reserved one.
 pub(super) fn reserve_version(
     ds: &mut Dataset,
     path: &Path,
-    layer: &Layer,
-    origin: Origin,
-    source_sha256: &str,
+    mut info: VersionInfo,
 ) -> Result<u32, StoreError> {
-    let name = layer.info.name.as_str();
+    let name = info.layer.clone();
     let operation = format!("reserve a version of layer {name:?}");
     let tx = ds
         .start_transaction()
         .map_err(gdal_error(path, operation.clone()))?;
-    let latest = query_rows(&tx, path, &latest_version_sql(name), |f| int(f, "latest"))?;
+    let latest = query_rows(&tx, path, &latest_version_sql(&name), |f| int(f, "latest"))?;
     let number = latest
         .first()
         .copied()
         .flatten()
         .map_or(1, |v| v as u32 + 1);
-    let info = VersionInfo::new(layer, number, origin, source_sha256);
+    info.version = number;
     execute(&tx, path, &insert_version_sql(&info), &operation)?;
     tx.commit().map_err(gdal_error(path, operation))?;
     Ok(number)
@@ -127,7 +125,7 @@ fn latest_version_sql(layer: &str) -> String {
 }
 
 fn insert_version_sql(info: &VersionInfo) -> String {
-    let report = serde_json::to_string(&info.report).expect("a LoadReport serializes to JSON");
+    let report = serde_json::to_string(&info.report).expect("a VersionReport serializes to JSON");
     format!(
         "INSERT INTO repere_versions (layer, version, kind, source_file, source_sha256, \
          source_crs, attribution, licence, feature_count, invalid_count, repaired_count, \

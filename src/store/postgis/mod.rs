@@ -20,7 +20,7 @@ use sqlx::{Postgres, Transaction};
 pub use listen::{LayerEvent, LayerListener};
 
 use super::version::{Activation, LayerSummary, ManifestVersion, Origin, Page, VersionInfo};
-use super::{StoreError, check_layer_name, layer_from_version};
+use super::{StoreError, VersionReport, check_layer_name, layer_from_version};
 use crate::layer::Layer;
 
 /// The channel activations are announced on, with the layer name as payload.
@@ -84,18 +84,21 @@ impl PgStore {
         &self.pool
     }
 
-    /// Stores `layer` as its next version, inactive, in one transaction.
+    /// Stores `layer` as its next version, inactive, with `report`, in one
+    /// transaction.
     pub async fn put_version(
         &self,
         layer: &Layer,
         origin: Origin,
         source_sha256: &str,
+        report: VersionReport,
     ) -> Result<VersionInfo, StoreError> {
         let name = layer.info.name.as_str();
         check_layer_name(name)?;
         let mut tx = self.begin_locked(name, "import").await?;
         let number = next_version(&mut tx, name).await?;
         let mut info = VersionInfo::new(layer, number, origin, source_sha256);
+        info.report = report;
         info.imported_at = rows::insert_version(&mut tx, &info).await?;
         features::insert(&mut tx, name, number, &layer.features).await?;
         tx.commit()

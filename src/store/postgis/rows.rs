@@ -5,10 +5,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Postgres, Row, Transaction};
 
 use super::db;
-use crate::layer::LoadReport;
-use crate::store::StoreError;
 use crate::store::record::count_to_i32;
 use crate::store::version::{Activation, LayerSummary, Origin, Page, VersionInfo, parse_kind};
+use crate::store::{StoreError, VersionReport};
 
 /// The columns [`version_from_row`] reads, from `layer_versions AS v`.
 const VERSION_COLUMNS: &str = "v.layer, v.version, v.kind, v.source_file, v.source_sha256, \
@@ -23,7 +22,10 @@ pub(super) async fn insert_version(
     info: &VersionInfo,
 ) -> Result<DateTime<Utc>, StoreError> {
     let layer = info.layer.as_str();
-    let report = serde_json::to_value(&info.report).expect("a LoadReport serializes to JSON");
+    // The column `load_report` keeps its name and type: a new migration
+    // would stop older builds sharing the database at start-up, because
+    // sqlx 0.8 rejects an applied migration that it does not know.
+    let report = serde_json::to_value(&info.report).expect("a VersionReport serializes to JSON");
     sqlx::query_scalar(
         "INSERT INTO layer_versions (layer, version, kind, source_file, source_sha256, \
          source_crs, attribution, licence, feature_count, invalid_count, repaired_count, \
@@ -283,7 +285,7 @@ fn version_from_row(row: &PgRow) -> Result<VersionInfo, StoreError> {
         origin: origin
             .parse::<Origin>()
             .map_err(|m| corrupt(&layer, version, "origin", m))?,
-        report: serde_json::from_value::<LoadReport>(report)
+        report: serde_json::from_value::<VersionReport>(report)
             .map_err(|e| corrupt(&layer, version, "load_report", e.to_string()))?,
         imported_at: row.try_get("imported_at").map_err(read)?,
         activated_at: row.try_get("activated_at").map_err(read)?,
