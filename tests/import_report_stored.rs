@@ -239,7 +239,8 @@ async fn version_list(server: &Server) -> Value {
     list
 }
 
-/// Imports versions 1 and 2 and a dry run; returns the two reports.
+/// Imports versions 1 and 2 and a dry run, and returns the reports of the
+/// two versions.
 async fn import_twice(server: &Server, label: &str) -> [Value; 2] {
     let first = import(server, &collection(hydrants_v1()), "activate=true").await;
     assert_first_report(label, &first);
@@ -347,6 +348,22 @@ async fn version_route_errors() {
             assert_eq!(error["error"]["field"], "version", "{label} {text}");
             let message = error["error"]["message"].as_str().unwrap();
             assert!(message.contains(text), "{label}: {message}");
+            assert!(
+                message.contains("GET /v1/layers/wards/versions"),
+                "{label}: {message}"
+            );
+        }
+        for (path, field) in [
+            ("wards/versions/%FF", "version"),
+            ("%FF/versions/1", "name"),
+        ] {
+            let url = format!("{base}/v1/layers/{path}");
+            let (status, error) = get_json(&client(), &url).await;
+            assert_eq!(status, 400, "{label} {path}: {error}");
+            assert_eq!(
+                error["error"]["field"], field,
+                "{label} {path}: invalid UTF-8"
+            );
         }
         let cases = [("wards", 9, "9"), ("nowhere", 1, "nowhere")];
         for (layer, number, part) in cases {

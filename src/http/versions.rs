@@ -235,7 +235,7 @@ impl<S: Send + Sync> FromRequestParts<S> for VersionPath {
         let Path((name, version)) = Path::<(String, String)>::from_request_parts(parts, state)
             .await
             .map_err(path_error)?;
-        let version = parse_version(&version)?;
+        let version = parse_version(&name, &version)?;
         Ok(VersionPath { name, version })
     }
 }
@@ -257,8 +257,8 @@ fn path_error(rejection: PathRejection) -> ApiError {
     )
 }
 
-/// Parses a version number: decimal digits only, from 1.
-fn parse_version(text: &str) -> Result<u32, ApiError> {
+/// Parses a version number of layer `name`: decimal digits only, from 1.
+fn parse_version(name: &str, text: &str) -> Result<u32, ApiError> {
     let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<u32>() {
         Ok(version) if digits && version > 0 => Ok(version),
@@ -266,7 +266,7 @@ fn parse_version(text: &str) -> Result<u32, ApiError> {
             "version",
             format!(
                 "{text:?} is invalid: expected a version number from 1 to {}, as listed by \
-                 GET /v1/layers/{{name}}/versions",
+                 GET /v1/layers/{name}/versions",
                 u32::MAX
             ),
         )),
