@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use repere::import::{ImportError, ImportOptions, Prepared, prepare};
+use repere::layer::GeometryProblem;
 use serde_json::{Value, json};
 
 fn repo_file(relative: &str) -> PathBuf {
@@ -707,8 +708,9 @@ fn cpg_and_encoding_override() {
     );
 }
 
-/// Five hand-written polygons, each broken in one way: every one is either
-/// kept and listed as repaired or listed as rejected with its reason.
+/// Five hand-written polygons, each broken in one way: every problem is
+/// listed under its feature's id, and every feature is either kept or
+/// listed as rejected with its reason.
 #[test]
 fn broken_polygons_accounted() {
     let dir = tempfile::tempdir().unwrap();
@@ -748,24 +750,52 @@ fn broken_polygons_accounted() {
         .iter()
         .map(|f| f.id.as_str())
         .collect();
-    assert_eq!(kept, vec!["bow_tie"]);
-    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(kept, vec!["unclosed", "bow_tie"]);
+    let invalid: Vec<(&str, GeometryProblem, &str)> = report
+        .invalid
+        .iter()
+        .map(|i| (i.id.as_str(), i.problem, i.action.as_str()))
+        .collect();
+    use GeometryProblem::{Empty, RingUnder4Points, SelfIntersection, UnclosedRing};
+    let repaired = "repaired with GEOS MakeValid in the source CRS";
+    assert_eq!(
+        invalid,
+        vec![
+            (
+                "unclosed",
+                UnclosedRing,
+                "closed the ring by repeating its first point"
+            ),
+            ("three_points", RingUnder4Points, "rejected"),
+            ("empty", Empty, "rejected"),
+            ("null", Empty, "rejected"),
+            ("bow_tie", SelfIntersection, repaired),
+        ]
+    );
     // The bow tie's edges cross at (-73.55, 45.55), printed as the nearest double.
     assert!(
-        report.invalid[0]
+        report.invalid[4]
             .reason
             .starts_with("Self-intersection at or near point -73.549999"),
         "{:?}",
         report.invalid
     );
-    let reasons: Vec<(i64, &str)> = report
+    let reasons: Vec<(&str, i64, &str)> = report
         .rejected
         .iter()
-        .map(|r| (r.fid, r.reason.as_str()))
+        .map(|r| (r.id.as_str(), r.fid, r.reason.as_str()))
         .collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
-    assert!(reasons[0].1.contains("closed"), "{reasons:?}");
-    assert!(reasons[1].1.contains("no polygonal part"), "{reasons:?}");
-    assert!(reasons[2].1.contains("no geometry"), "{reasons:?}");
-    assert!(reasons[3].1.contains("no geometry"), "{reasons:?}");
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons[0].0, "three_points");
+    assert_eq!(reasons[0].1, 1);
+    assert!(
+        reasons[0].2.contains("exterior ring of 4 points"),
+        "{reasons:?}"
+    );
+    // GDAL reads a Polygon without rings as a null geometry.
+    assert_eq!(
+        (reasons[1].0, reasons[1].2),
+        ("empty", "no geometry (null)")
+    );
+    assert_eq!((reasons[2].0, reasons[2].2), ("null", "no geometry (null)"));
 }

@@ -3,6 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -12,6 +14,7 @@ use super::CliError;
 use crate::config::Config;
 use crate::import::{self, Commit, ImportOptions};
 use crate::layer::LayerKind;
+use crate::source::{CrsSetting, ReadProgress};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -97,7 +100,7 @@ fn parse_kind(value: &str) -> Result<LayerKind, String> {
 }
 
 impl ImportArgs {
-    fn options(&self) -> ImportOptions {
+    fn options(&self, progress: Arc<ReadProgress>) -> ImportOptions {
         ImportOptions {
             kind: self.kind,
             id_field: self.id_field.clone(),
@@ -116,13 +119,15 @@ impl ImportArgs {
             start_field: self.start_field.clone(),
             end_field: self.end_field.clone(),
             datetime_format: self.datetime_format.clone(),
+            crs_setting: CrsSetting::CliFlag,
+            progress: Some(progress),
         }
     }
 }
 
 pub fn run(args: &ImportArgs, config: &Config) -> Result<(), CliError> {
-    let progress = progress_bar();
-    progress.set_message(format!("reading {}", args.file.display()));
+    let bar = progress_bar();
+    bar.set_message(format!("reading {}", args.file.display()));
     let file_name = args
         .file
         .file_name()
@@ -132,19 +137,24 @@ pub fn run(args: &ImportArgs, config: &Config) -> Result<(), CliError> {
         path: "a temporary folder".to_owned(),
         message: e.to_string(),
     })?;
-    let prepared = import::prepare(
-        &args.layer,
-        &args.file,
-        &file_name,
-        &args.options(),
-        work_dir.path(),
-    )?;
-    progress.set_message(format!(
+    let progress = Arc::new(ReadProgress::default());
+    let options = args.options(Arc::clone(&progress));
+    let prepared = show_read_progress(&bar, &progress, || {
+        import::prepare(
+            &args.layer,
+            &args.file,
+            &file_name,
+            &options,
+            work_dir.path(),
+        )
+    })?;
+    set_style(&bar, SPINNER_TEMPLATE);
+    bar.set_message(format!(
         "comparing and storing {} features",
         prepared.layer.features.len()
     ));
     let report = store_layer(args, config, &prepared)?;
-    progress.finish_and_clear();
+    bar.finish_and_clear();
     print_json(&report)
 }
 
@@ -178,17 +188,68 @@ fn cli_user() -> String {
     format!("cli:{user}")
 }
 
+/// The progress line while comparing and storing.
+const SPINNER_TEMPLATE: &str = "{spinner} {elapsed} {msg}";
+
+/// The progress line while reading, before the feature count is known.
+const COUNTER_TEMPLATE: &str = "{spinner} {elapsed} {msg}: {human_pos} features read ({per_sec})";
+
+/// The progress line while reading a file whose features GDAL can count.
+const BAR_TEMPLATE: &str =
+    "{elapsed} [{wide_bar}] {human_pos}/{human_len} features read ({per_sec}, {eta} left)";
+
+/// How often the reading progress is redrawn.
+const REFRESH: Duration = Duration::from_millis(100);
+
 /// Creates a spinner on stderr when it is a terminal, else a hidden bar.
 fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+    set_style(&bar, COUNTER_TEMPLATE);
+    bar.enable_steady_tick(REFRESH);
+    bar
+}
+
+fn set_style(bar: &ProgressBar, template: &str) {
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
+}
+
+/// Runs `read` on this thread while another thread copies `progress` to
+/// `bar`, which becomes a bar once the feature count is known.
+fn show_read_progress<T>(
+    bar: &ProgressBar,
+    progress: &ReadProgress,
+    read: impl FnOnce() -> T,
+) -> T {
+    if bar.is_hidden() {
+        return read();
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                update_bar(bar, progress);
+                std::thread::sleep(REFRESH);
+            }
+        });
+        let result = read();
+        done.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+fn update_bar(bar: &ProgressBar, progress: &ReadProgress) {
+    if let Some(total) = progress.total()
+        && bar.length() != Some(total)
+    {
+        bar.set_length(total);
+        set_style(bar, BAR_TEMPLATE);
+    }
+    bar.set_position(progress.read());
 }
 
 fn print_json(report: &import::ImportReport) -> Result<(), CliError> {

@@ -13,6 +13,7 @@ mod archive;
 mod report;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -22,7 +23,9 @@ pub use report::ImportReport;
 
 use crate::layer::{Layer, LayerKind};
 use crate::manifest::{DEFAULT_TIMEZONE, LayerSpec, validate_layer_name};
-use crate::source::{SourceError, SourceOptions, layer_names, load_layer_with};
+use crate::source::{
+    CrsSetting, ReadProgress, SourceError, SourceOptions, layer_names, load_layer_with,
+};
 use crate::store::{Origin, Store, StoreError, sha256_file};
 
 /// How to read an imported file: the manifest's layer settings plus the
@@ -61,6 +64,17 @@ pub struct ImportOptions {
     pub start_field: Option<String>,
     pub end_field: Option<String>,
     pub datetime_format: Option<String>,
+    /// The setting error messages tell the user to set the CRS with: the
+    /// form field `crs` for options read from a request.
+    #[serde(skip, default = "form_field")]
+    pub crs_setting: CrsSetting,
+    /// Counts the features read, for a caller that shows progress.
+    #[serde(skip)]
+    pub progress: Option<Arc<ReadProgress>>,
+}
+
+fn form_field() -> CrsSetting {
+    CrsSetting::FormField
 }
 
 /// A failed import. Nothing is written when an import fails.
@@ -132,6 +146,8 @@ pub fn prepare(
     let source_options = SourceOptions {
         table,
         wkt_field: options.wkt_field.clone(),
+        crs_setting: options.crs_setting,
+        progress: options.progress.clone(),
     };
     let mut layer = load_layer_with(&spec, &source_options)?;
     layer.info.source = file_name.to_owned();

@@ -74,20 +74,54 @@ pub struct LayerInfo {
     pub feature_count: usize,
     /// `[min_lon, min_lat, max_lon, max_lat]` in WGS84, absent for an empty layer.
     pub bbox: Option<[f64; 4]>,
+    /// Source features with a geometry problem, kept (repaired) or rejected.
     pub invalid_count: usize,
     pub synthetic_id_count: usize,
     pub attribution: Option<String>,
     pub licence: Option<String>,
 }
 
-/// A feature whose geometry was invalid in its source CRS.
+/// A problem found in a feature's geometry, checked in its source CRS. A
+/// feature may have several, one entry per problem.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InvalidGeometry {
+    /// The feature's id: its `id_field` value, or the synthetic id it got or,
+    /// when rejected, would have got.
     pub id: String,
-    /// The reason it is invalid, e.g. "Self-intersection at (512345.2 180034.1)".
+    /// The kind of problem. Reports stored before it existed read as `other`.
+    #[serde(default)]
+    pub problem: GeometryProblem,
+    /// The description and location of the problem, in the source CRS,
+    /// e.g. "Self-intersection at or near point 512345.2 180034.1" (GEOS's
+    /// own text for the problems GEOS finds).
     pub reason: String,
-    /// The repair applied, e.g. "repaired with GEOS MakeValid".
+    /// The action taken: "repaired with GEOS MakeValid in the source CRS",
+    /// "closed the ring by repeating its first point", "removed the ring of
+    /// 3 points", or "rejected" when the feature is not kept.
     pub action: String,
+}
+
+/// The kinds of geometry problem an import reports.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GeometryProblem {
+    /// GEOS "Self-intersection" or "Ring Self-intersection".
+    SelfIntersection,
+    /// A polygon ring with fewer than 4 points once closed, or GEOS "Too few
+    /// points in geometry component" in a polygon.
+    #[serde(rename = "ring_under_4_points")]
+    RingUnder4Points,
+    /// A polygon ring whose last point differs from its first.
+    UnclosedRing,
+    /// A NaN or infinite coordinate.
+    NonFiniteCoordinate,
+    /// A null or empty geometry.
+    Empty,
+    /// Any other GEOS reason, kept in `reason`.
+    #[default]
+    Other,
 }
 
 /// A feature whose id was made up because the source value was unusable.
@@ -100,9 +134,14 @@ pub struct SyntheticId {
     pub reason: String,
 }
 
-/// A source feature that could not be kept, with the reason.
+/// A source feature that could not be kept, with the reason. A feature
+/// rejected for its geometry is also listed under the invalid geometries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectedFeature {
+    /// The feature's id, as [`InvalidGeometry::id`] gives it; empty in
+    /// reports stored before it existed.
+    #[serde(default)]
+    pub id: String,
     /// The GDAL feature id (FID) in the source.
     pub fid: i64,
     pub reason: String,
@@ -115,9 +154,20 @@ pub struct LoadReport {
     pub read_count: usize,
     /// Features left out by the manifest's `where` filter.
     pub filtered_count: usize,
+    /// Geometry problems, of kept and rejected features alike.
     pub invalid: Vec<InvalidGeometry>,
     pub synthetic_ids: Vec<SyntheticId>,
+    /// Features not kept; `read_count` = kept + rejected + filtered.
     pub rejected: Vec<RejectedFeature>,
+}
+
+impl LoadReport {
+    /// Counts the features with at least one geometry problem.
+    pub fn invalid_feature_count(&self) -> usize {
+        let ids: std::collections::HashSet<&str> =
+            self.invalid.iter().map(|i| i.id.as_str()).collect();
+        ids.len()
+    }
 }
 
 /// A loaded layer: its description, its features and the load report.
@@ -132,7 +182,7 @@ impl Layer {
     /// Builds a layer from features, filling the counts and the bbox of `info`.
     pub fn new(mut info: LayerInfo, features: Vec<Feature>, report: LoadReport) -> Self {
         info.feature_count = features.len();
-        info.invalid_count = report.invalid.len();
+        info.invalid_count = report.invalid_feature_count();
         info.synthetic_id_count = report.synthetic_ids.len();
         info.bbox = bbox_of(&features).map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
         Layer {

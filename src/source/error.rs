@@ -1,6 +1,7 @@
 //! Errors that reject a source file, naming the file and the fix.
 
 use super::crs::CrsError;
+use super::options::CrsSetting;
 
 /// A source file that cannot become a layer. Each variant names the file
 /// (`path`) and, where one is at fault, the feature (`fid`, the GDAL feature
@@ -44,10 +45,12 @@ pub enum SourceError {
     )]
     CsvColumns { path: String },
     #[error(
-        "{path} declares no CRS: set `crs` in the manifest to the CRS of its coordinates, \
-         e.g. crs = \"EPSG:4326\" for longitude/latitude or crs = \"EPSG:32188\" for MTM zone 8"
+        "{path} declares no CRS: set {setting} to the CRS of its coordinates, e.g. {} for \
+         longitude/latitude or {} for MTM zone 8",
+        setting.with_value("EPSG:4326"),
+        setting.with_value("EPSG:32188")
     )]
-    MissingCrs { path: String },
+    MissingCrs { path: String, setting: CrsSetting },
     #[error("{path}: {source}")]
     Crs {
         path: String,
@@ -68,7 +71,7 @@ pub enum SourceError {
     },
     #[error(
         "{path}: feature {fid}: coordinate ({x}, {y}) in {crs} cannot be transformed to \
-         WGS84 ({message}); check that `crs` in the manifest is the CRS of the coordinates"
+         WGS84 ({message}); check that {setting} is the CRS of the coordinates"
     )]
     NotTransformed {
         path: String,
@@ -77,11 +80,12 @@ pub enum SourceError {
         y: f64,
         crs: String,
         message: String,
+        setting: CrsSetting,
     },
     #[error(
         "{path}: feature {fid}: coordinate ({x}, {y}) in {crs} falls at longitude {lon:.6}, \
-         latitude {lat:.6}, outside the area of use of {crs} ({area}); set `crs` in the \
-         manifest to the CRS the coordinates are in"
+         latitude {lat:.6}, outside the area of use of {crs} ({area}); set {setting} to \
+         the CRS the coordinates are in"
     )]
     OutsideAreaOfUse {
         path: String,
@@ -92,6 +96,7 @@ pub enum SourceError {
         lon: f64,
         lat: f64,
         area: String,
+        setting: CrsSetting,
     },
     #[error("{path}: cannot read feature {fid}: {message}")]
     Read {

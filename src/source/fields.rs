@@ -87,7 +87,7 @@ impl Columns {
         properties
     }
 
-    fn value(&self, feature: &Feature<'_>, index: usize) -> Value {
+    pub fn value(&self, feature: &Feature<'_>, index: usize) -> Value {
         let field = index as c_int;
         // SAFETY: `index` is below the layer's field count, which every
         // feature of the layer shares.

@@ -5,11 +5,11 @@ use gdal::cpl::CslStringList;
 use gdal::vector::Geometry as OgrGeometry;
 use geo::{Coord, Geometry, MultiPolygon, Polygon};
 
-use super::cpl;
 use super::crs::{AreaOfUse, CrsError, Transformer};
 use super::error::SourceError;
 use super::srs::SourceCrs;
-use crate::layer::LayerKind;
+use super::{checks, cpl};
+use crate::layer::{GeometryProblem, LayerKind};
 
 /// How far (degrees) a WGS84 coordinate may lie outside its source CRS's
 /// area of use. EPSG areas follow administrative borders, and data a few
@@ -20,12 +20,56 @@ pub(super) const AREA_OF_USE_MARGIN_DEG: f64 = 0.5;
 /// The action [`crate::layer::InvalidGeometry::action`] records for a repaired geometry.
 pub(super) const REPAIR_ACTION: &str = "repaired with GEOS MakeValid in the source CRS";
 
-/// A geometry ready for a layer.
+/// The action recorded for each problem of a feature that is not kept.
+pub(super) const REJECT_ACTION: &str = "rejected";
+
+/// A geometry ready for a layer, or why the feature is rejected, with the
+/// problems found on the way.
 pub(super) struct Shaped {
     /// In WGS84 lon/lat; a MultiPolygon for a district layer.
-    pub geometry: Geometry<f64>,
-    /// The GEOS reason when the source geometry was invalid and repaired.
-    pub invalid_reason: Option<String>,
+    pub geometry: Result<Geometry<f64>, Problem>,
+    /// The problems found in the source geometry, in the order found.
+    pub findings: Vec<Finding>,
+}
+
+/// One problem of a feature's geometry, before the feature's id is known.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Finding {
+    pub problem: GeometryProblem,
+    /// The description and location of the problem, in the source CRS.
+    pub reason: String,
+    /// The action taken.
+    pub action: String,
+}
+
+impl Finding {
+    pub fn rejected(problem: GeometryProblem, reason: String) -> Finding {
+        Finding {
+            problem,
+            reason,
+            action: REJECT_ACTION.to_owned(),
+        }
+    }
+
+    /// Classifies a GEOS validity reason by its prefix, keeping its text.
+    /// GEOS gives "Too few points in geometry component" for a polygon ring,
+    /// but also for a line of one distinct point, hence `polygonal`.
+    fn geos(reason: String, polygonal: bool) -> Finding {
+        let problem = if reason.starts_with("Self-intersection")
+            || reason.starts_with("Ring Self-intersection")
+        {
+            GeometryProblem::SelfIntersection
+        } else if polygonal && reason.starts_with("Too few points in geometry component") {
+            GeometryProblem::RingUnder4Points
+        } else {
+            GeometryProblem::Other
+        };
+        Finding {
+            problem,
+            reason,
+            action: REPAIR_ACTION.to_owned(),
+        }
+    }
 }
 
 /// A reason a feature's geometry cannot be used.
@@ -47,6 +91,8 @@ pub(super) struct Site<'a> {
     pub path: &'a str,
     pub fid: i64,
     pub crs: &'a SourceCrs,
+    /// The reason reported when the feature has no geometry.
+    pub null_reason: &'a str,
 }
 
 /// Checks, repairs and reprojects the geometry of one feature.
@@ -55,25 +101,31 @@ pub(super) fn shape(
     kind: LayerKind,
     site: &Site<'_>,
     transformer: Option<&Transformer>,
-) -> Result<Shaped, Problem> {
-    // For a null geometry, the gdal crate hands out a wrapper of a null pointer.
-    // SAFETY: reads the pointer without dereferencing it.
-    let source = source
-        .filter(|g| !unsafe { g.c_geometry() }.is_null())
-        .ok_or_else(|| Problem::Reject("no geometry (null)".to_owned()))?;
-    if source.is_empty() {
-        return Err(Problem::Reject("empty geometry".to_owned()));
-    }
-    let mut geometry = to_geo(source)?;
+) -> Shaped {
+    let mut findings = Vec::new();
+    let geometry = shape_into(source, kind, site, transformer, &mut findings);
+    Shaped { geometry, findings }
+}
+
+fn shape_into(
+    source: Option<&OgrGeometry>,
+    kind: LayerKind,
+    site: &Site<'_>,
+    transformer: Option<&Transformer>,
+    findings: &mut Vec<Finding>,
+) -> Result<Geometry<f64>, Problem> {
+    let source = checks::check(source, site.null_reason, findings)?;
+    let mut geometry = to_geo(&source)?;
     if site.crs.geographic {
         check_lon_lat(&geometry, site)?;
     }
     // A point with finite coordinates is always valid: skip the GEOS call.
     let is_points = matches!(geometry, Geometry::Point(_) | Geometry::MultiPoint(_));
     let (valid, messages) = cpl::capture(|| is_points || source.is_valid());
-    let invalid_reason = (!valid).then(|| invalid_reason(messages));
     if !valid {
-        geometry = repair(source)?;
+        let polygonal = matches!(geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
+        findings.push(Finding::geos(invalid_reason(messages), polygonal));
+        geometry = repair(&source)?;
     }
     if kind == LayerKind::District {
         geometry = polygonal(geometry)?;
@@ -81,10 +133,7 @@ pub(super) fn shape(
     if let Some(transformer) = transformer {
         reproject(&mut geometry, transformer, site)?;
     }
-    Ok(Shaped {
-        geometry,
-        invalid_reason,
-    })
+    Ok(geometry)
 }
 
 fn to_geo(source: &OgrGeometry) -> Result<Geometry<f64>, Problem> {
@@ -111,7 +160,7 @@ fn repair(source: &OgrGeometry) -> Result<Geometry<f64>, Problem> {
     match repaired {
         Ok(repaired) if !repaired.is_empty() => to_geo(&repaired),
         Ok(_) => Err(Problem::Reject(
-            "invalid, and empty once repaired".to_owned(),
+            "invalid, and empty once repaired with GEOS MakeValid".to_owned(),
         )),
         Err(e) => Err(Problem::Reject(format!(
             "invalid, and GEOS MakeValid failed: {}",
@@ -182,7 +231,7 @@ fn check_lon_lat(geometry: &Geometry<f64>, site: &Site<'_>) -> Result<(), Proble
             x: c.x,
             y: c.y,
             crs: site.crs.label.clone(),
-            hint: projected_hint(c, &site.crs.origin),
+            hint: projected_hint(c, site.crs),
         }
         .into()),
     }
@@ -193,18 +242,21 @@ fn is_lon_lat(x: f64, y: f64) -> bool {
 }
 
 /// Explains the range error: what the values look like, where the CRS
-/// came from (`origin`), and the setting to fix.
-fn projected_hint(c: Coord<f64>, origin: &str) -> String {
+/// came from, and the setting to fix.
+fn projected_hint(c: Coord<f64>, crs: &SourceCrs) -> String {
     let looks_projected = c.x.abs() > 1000.0 || c.y.abs() > 1000.0;
     let finding = if looks_projected {
         "The values look like projected metres or feet"
     } else {
         "The values are no longitude/latitude"
     };
+    let setting = crs.setting;
     format!(
-        "{finding}, but {origin}. If the coordinates are in another CRS, set `crs` in the \
-         manifest to it, e.g. crs = \"EPSG:32618\" for UTM zone 18N or \
-         crs = \"EPSG:32188\" for MTM zone 8"
+        "{finding}, but {}. If the coordinates are in another CRS, set {setting} to it, \
+         e.g. {} for UTM zone 18N or {} for MTM zone 8",
+        crs.origin,
+        setting.with_value("EPSG:32618"),
+        setting.with_value("EPSG:32188")
     )
 }
 
@@ -245,6 +297,7 @@ fn not_transformed(error: CrsError, site: &Site<'_>) -> Problem {
         y,
         crs: site.crs.label.clone(),
         message,
+        setting: site.crs.setting,
     }
     .into()
 }
@@ -272,6 +325,7 @@ fn check_target(from: Coord<f64>, to: Coord<f64>, site: &Site<'_>) -> Result<(),
         lon: to.x,
         lat: to.y,
         area: area.to_string(),
+        setting: site.crs.setting,
     }
     .into())
 }

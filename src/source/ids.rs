@@ -39,6 +39,16 @@ impl IdAssigner {
         (id, true)
     }
 
+    /// Returns the id a rejected feature `fid` is reported under, taken as
+    /// [`IdAssigner::assign`] takes it, so that the report's ids stay unique,
+    /// but listed nowhere as synthetic because the feature is not kept.
+    pub fn reserve(&mut self, fid: i64, source_value: Option<String>) -> String {
+        match source_value {
+            Some(value) if self.taken.insert(value.clone()) => value,
+            _ => self.synthetic_id(fid),
+        }
+    }
+
     /// `<layer>:<fid>`, with a `~n` suffix in the unlikely case that a
     /// source value already has that form.
     fn synthetic_id(&mut self, fid: i64) -> String {
@@ -77,6 +87,19 @@ mod tests {
         let mut ids = IdAssigner::new("stops");
         assert_eq!(ids.assign(7, None), ("stops:7".to_owned(), true));
         assert_eq!(ids.synthetic[0].reason, "missing");
+    }
+
+    #[test]
+    fn rejected_feature_takes_its_id() {
+        let mut ids = IdAssigner::new("parks");
+        assert_eq!(ids.reserve(0, Some("P1".into())), "P1");
+        assert_eq!(ids.reserve(1, None), "parks:1");
+        assert_eq!(
+            ids.assign(2, Some("P1".into())),
+            ("parks:2".to_owned(), true)
+        );
+        assert_eq!(ids.synthetic.len(), 1);
+        assert_eq!(ids.synthetic[0].id, "parks:2");
     }
 
     #[test]

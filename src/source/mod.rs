@@ -4,9 +4,11 @@
 //! coordinate columns), applies the manifest's `where` filter, resolves the
 //! source CRS, checks and repairs each geometry with GEOS in that CRS,
 //! reprojects it to WGS84 with PROJ and settles feature ids. A file whose
-//! coordinates do not fit its CRS is rejected as a whole. A feature that
-//! cannot be used is left out and listed in the layer's load report.
+//! finite coordinates do not fit its CRS is rejected as a whole. Each
+//! geometry problem is listed in the layer's load report with what was done
+//! about it, and a feature that cannot be used is left out and listed too.
 
+mod checks;
 mod cpl;
 pub mod crs;
 mod error;
@@ -14,13 +16,15 @@ mod fields;
 mod geometry;
 mod ids;
 mod open;
+mod options;
 mod read;
 mod srs;
 
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
-pub use open::{SourceOptions, layer_names};
+pub use open::layer_names;
+pub use options::{CrsSetting, ReadProgress, SourceOptions};
 
 use crate::layer::{Layer, LayerInfo, LoadReport};
 use crate::manifest::LayerSpec;
@@ -38,8 +42,9 @@ pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
 }
 
 /// Reads the source file of `spec` as [`load_layer`] does, with the options
-/// that imports add: the layer (table) of a multi-layer source and a CSV
-/// column of WKT geometries.
+/// that imports add: the layer (table) of a multi-layer source, a CSV
+/// column of WKT geometries, the name of the CRS setting in messages and a
+/// progress counter.
 pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Layer, SourceError> {
     let path = spec.path.display().to_string();
     let dataset = open::open(spec, options, &path)?;
@@ -56,9 +61,20 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     if let Some(filter) = &spec.filter {
         report.filtered_count = open::apply_filter(&mut source, filter, &path)?;
     }
+    let progress = options.progress.as_deref();
+    if let (Some(progress), Some(count)) = (progress, counted) {
+        let total = count.saturating_sub(report.filtered_count);
+        progress.set_total(u64::try_from(total).unwrap_or(u64::MAX));
+    }
 
     let driver = dataset.driver().short_name();
-    let crs = SourceCrs::resolve(&path, &driver, spec.crs.as_deref(), source.spatial_ref())?;
+    let crs = SourceCrs::resolve(
+        &path,
+        &driver,
+        spec.crs.as_deref(),
+        options.crs_setting,
+        source.spatial_ref(),
+    )?;
     let transformer = if crs.is_wgs84() {
         None
     } else {
@@ -69,8 +85,9 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         Some(built)
     };
 
-    let reader = Reader::new(spec, &path, &crs, transformer, &source, &driver)?;
-    let features = reader.read(&mut source, &mut report)?;
+    let wkt_field = options.wkt_field.as_deref();
+    let reader = Reader::new(spec, &path, &crs, transformer, &source, &driver, wkt_field)?;
+    let features = reader.read(&mut source, &mut report, progress)?;
     if counted.is_none() {
         // NOTE: without a count before the filter, the features left out by
         // `where` are not counted either, so filtered_count stays 0.
@@ -138,12 +155,24 @@ fn log_report(layer: &Layer) {
         );
     }
     for invalid in &report.invalid {
-        tracing::debug!(layer = %name, id = %invalid.id, reason = %invalid.reason, "invalid geometry repaired");
+        tracing::debug!(
+            layer = %name,
+            id = %invalid.id,
+            reason = %invalid.reason,
+            action = %invalid.action,
+            "geometry problem"
+        );
     }
     for synthetic in &report.synthetic_ids {
         tracing::debug!(layer = %name, id = %synthetic.id, reason = %synthetic.reason, "synthetic id");
     }
     for rejected in &report.rejected {
-        tracing::debug!(layer = %name, fid = rejected.fid, reason = %rejected.reason, "feature rejected");
+        tracing::debug!(
+            layer = %name,
+            id = %rejected.id,
+            fid = rejected.fid,
+            reason = %rejected.reason,
+            "feature rejected"
+        );
     }
 }

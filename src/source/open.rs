@@ -7,6 +7,7 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
 use super::cpl;
 use super::error::SourceError;
+use super::options::SourceOptions;
 use crate::manifest::LayerSpec;
 
 /// The source formats that need options to open.
@@ -18,18 +19,6 @@ enum Format {
     Csv,
     /// Any other format GDAL recognises: GeoJSON, GeoPackage…
     Other,
-}
-
-/// Reading options beyond the manifest's, set by imports.
-#[derive(Debug, Clone, Default)]
-pub struct SourceOptions {
-    /// The layer to read in a multi-layer source: a GeoPackage table, or
-    /// `points`, `lines`, `multilinestrings`, `multipolygons` or
-    /// `other_relations` in an OSM file. Default: the first layer.
-    pub table: Option<String>,
-    /// CSV sources: the column holding each geometry as WKT, in place of
-    /// `x_field` and `y_field`.
-    pub wkt_field: Option<String>,
 }
 
 fn format_of(spec: &LayerSpec, options: &SourceOptions) -> Format {

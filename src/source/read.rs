@@ -7,8 +7,9 @@ use serde_json::{Map, Value};
 use super::crs::Transformer;
 use super::error::SourceError;
 use super::fields::{Columns, IdSource, value_text};
-use super::geometry::{self, Problem, REPAIR_ACTION, Site};
+use super::geometry::{self, Finding, Problem, REJECT_ACTION, Site};
 use super::ids::IdAssigner;
+use super::options::ReadProgress;
 use super::srs::SourceCrs;
 use crate::layer::{
     ActiveInterval, Feature, InvalidGeometry, LayerKind, LoadReport, RejectedFeature,
@@ -29,6 +30,8 @@ pub(super) struct Reader<'a> {
     start: Option<usize>,
     end: Option<usize>,
     times: WorkTimeFormat,
+    /// The reason reported for a feature without geometry.
+    null_reason: String,
 }
 
 /// A feature kept so far, before its id is settled.
@@ -39,12 +42,12 @@ struct Draft {
     properties: Map<String, Value>,
     geometry: geo::Geometry<f64>,
     active: Option<ActiveInterval>,
-    invalid_reason: Option<String>,
 }
 
 impl<'a> Reader<'a> {
     /// Resolves the columns the spec names in `layer`, read by GDAL driver
-    /// `driver` (its short name, such as `GeoJSON`).
+    /// `driver` (its short name, such as `GeoJSON`), with `wkt_field` the
+    /// CSV column of WKT geometries, if any.
     ///
     /// # Errors
     /// [`SourceError::MissingField`] for a column the layer lacks.
@@ -55,6 +58,7 @@ impl<'a> Reader<'a> {
         transformer: Option<Transformer>,
         layer: &OgrLayer<'_>,
         driver: &str,
+        wkt_field: Option<&str>,
     ) -> Result<Self, SourceError> {
         let columns = Columns::of_layer(layer, driver);
         let missing = |setting: &'static str, field: &str| SourceError::MissingField {
@@ -90,11 +94,13 @@ impl<'a> Reader<'a> {
             end,
             times: WorkTimeFormat::new(spec.datetime_format.clone(), spec.tz()),
             columns,
+            null_reason: null_reason(spec, wkt_field),
         })
     }
 
-    /// Reads every feature the filter lets through, recording repairs,
-    /// synthetic ids and rejections in `report`.
+    /// Reads every feature the filter lets through, recording geometry
+    /// problems, synthetic ids and rejections in `report`, and counting each
+    /// feature read in `progress`.
     ///
     /// # Errors
     /// A [`SourceError`] when a coordinate does not fit the source CRS.
@@ -102,18 +108,29 @@ impl<'a> Reader<'a> {
         &self,
         layer: &mut OgrLayer<'_>,
         report: &mut LoadReport,
+        progress: Option<&ReadProgress>,
     ) -> Result<Vec<Feature>, SourceError> {
         let mut ids = IdAssigner::new(&self.spec.name);
         let mut features = Vec::new();
         for source in layer.features() {
+            if let Some(progress) = progress {
+                progress.add_read();
+            }
             let fid = source
                 .fid()
                 .and_then(|f| i64::try_from(f).ok())
                 .unwrap_or(-1);
-            match self.draft(&source, fid) {
-                Ok(draft) => features.push(finish(draft, &mut ids, report)),
+            let (drafted, findings) = self.draft(&source, fid);
+            match drafted {
+                Ok(draft) => {
+                    let feature = finish(draft, &mut ids);
+                    record_findings(report, &feature.id, findings, false);
+                    features.push(feature);
+                }
                 Err(Problem::Reject(reason)) => {
-                    report.rejected.push(RejectedFeature { fid, reason })
+                    let id = ids.reserve(fid, self.id_value(&source, fid));
+                    record_findings(report, &id, findings, true);
+                    report.rejected.push(RejectedFeature { id, fid, reason });
                 }
                 Err(Problem::Fatal(error)) => return Err(*error),
             }
@@ -122,33 +139,44 @@ impl<'a> Reader<'a> {
         Ok(features)
     }
 
-    fn draft(&self, source: &OgrFeature<'_>, fid: i64) -> Result<Draft, Problem> {
-        let properties = self.columns.properties(source);
-        let active = self.active(&properties)?;
+    /// Builds the feature from `source`, and returns it or why it is
+    /// rejected with the problems of its geometry. The geometry is checked
+    /// first, so that a feature rejected for its dates still has its
+    /// geometry problems reported.
+    fn draft(&self, source: &OgrFeature<'_>, fid: i64) -> (Result<Draft, Problem>, Vec<Finding>) {
         let site = Site {
             path: self.path,
             fid,
             crs: self.crs,
+            null_reason: &self.null_reason,
         };
         let shaped = geometry::shape(
             source.geometry(),
             self.spec.kind,
             &site,
             self.transformer.as_ref(),
-        )?;
-        let id_value = match self.id {
-            IdSource::Column(index) => value_text(&properties[self.columns.name(index)]),
+        );
+        let drafted = shaped.geometry.and_then(|geometry| {
+            let properties = self.columns.properties(source);
+            let active = self.active(&properties)?;
+            Ok(Draft {
+                fid,
+                id_value: self.id_value(source, fid),
+                name: value_text(&properties[self.columns.name(self.name)]),
+                properties,
+                geometry,
+                active,
+            })
+        });
+        (drafted, shaped.findings)
+    }
+
+    /// Returns the source's id for feature `fid`, if it has one.
+    fn id_value(&self, source: &OgrFeature<'_>, fid: i64) -> Option<String> {
+        match self.id {
+            IdSource::Column(index) => value_text(&self.columns.value(source, index)),
             IdSource::Fid => (fid >= 0).then(|| fid.to_string()),
-        };
-        Ok(Draft {
-            fid,
-            id_value,
-            name: value_text(&properties[self.columns.name(self.name)]),
-            properties,
-            geometry: shaped.geometry,
-            active,
-            invalid_reason: shaped.invalid_reason,
-        })
+        }
     }
 
     /// Parses the activity interval of a work feature. A null bound is open,
@@ -200,15 +228,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn finish(draft: Draft, ids: &mut IdAssigner, report: &mut LoadReport) -> Feature {
-    let (id, synthetic_id) = ids.assign(draft.fid, draft.id_value);
-    if let Some(reason) = draft.invalid_reason {
-        report.invalid.push(InvalidGeometry {
-            id: id.clone(),
-            reason,
-            action: REPAIR_ACTION.to_owned(),
-        });
+/// Explains a null geometry. GDAL 3.6 reads a CSV coordinate of `nan`,
+/// `inf` or text as no value, and WKT it cannot parse, such as
+/// `POINT (nan 1)`, as no geometry, so such features arrive here without
+/// geometry rather than with a non-finite coordinate.
+fn null_reason(spec: &LayerSpec, wkt_field: Option<&str>) -> String {
+    if let Some(wkt) = wkt_field {
+        return format!("no geometry (null): column {wkt:?} is empty or not WKT that GDAL reads");
     }
+    match (&spec.x_field, &spec.y_field) {
+        (Some(x), Some(y)) => format!(
+            "no geometry (null): x_field {x:?} or y_field {y:?} is empty or not a finite number"
+        ),
+        _ => "no geometry (null)".to_owned(),
+    }
+}
+
+fn finish(draft: Draft, ids: &mut IdAssigner) -> Feature {
+    let (id, synthetic_id) = ids.assign(draft.fid, draft.id_value);
     Feature {
         id,
         synthetic_id,
@@ -216,5 +253,23 @@ fn finish(draft: Draft, ids: &mut IdAssigner, report: &mut LoadReport) -> Featur
         properties: draft.properties,
         geometry: draft.geometry,
         active: draft.active,
+    }
+}
+
+/// Adds the geometry problems of feature `id` to `report`, each with the
+/// reject action when the feature is not kept.
+fn record_findings(report: &mut LoadReport, id: &str, findings: Vec<Finding>, rejected: bool) {
+    for finding in findings {
+        let action = if rejected {
+            REJECT_ACTION.to_owned()
+        } else {
+            finding.action
+        };
+        report.invalid.push(InvalidGeometry {
+            id: id.to_owned(),
+            problem: finding.problem,
+            reason: finding.reason,
+            action,
+        });
     }
 }

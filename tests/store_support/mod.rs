@@ -12,8 +12,8 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeZone, Utc};
 use geo::{CoordsIter, Geometry, line_string, point, polygon};
 use repere::layer::{
-    ActiveInterval, Feature, InvalidGeometry, Layer, LayerInfo, LayerKind, LoadReport,
-    RejectedFeature, SyntheticId,
+    ActiveInterval, Feature, GeometryProblem, InvalidGeometry, Layer, LayerInfo, LayerKind,
+    LoadReport, RejectedFeature, SyntheticId,
 };
 use repere::store::{GpkgStore, PgStore, Store};
 use serde_json::{Map, Value, json};
@@ -243,11 +243,13 @@ pub fn mixed_layer(name: &str) -> Layer {
         invalid: vec![
             InvalidGeometry {
                 id: "mp1".to_owned(),
+                problem: GeometryProblem::SelfIntersection,
                 reason: "Self-intersection[-73.6 45.5]".to_owned(),
                 action: "repaired with GEOS MakeValid".to_owned(),
             },
             InvalidGeometry {
                 id: "gone".to_owned(),
+                problem: GeometryProblem::RingUnder4Points,
                 reason: "Too few points".to_owned(),
                 action: "rejected".to_owned(),
             },
@@ -265,6 +267,7 @@ pub fn mixed_layer(name: &str) -> Layer {
             },
         ],
         rejected: vec![RejectedFeature {
+            id: "gone".to_owned(),
             fid: 9,
             reason: "no geometry".to_owned(),
         }],
