@@ -1,14 +1,23 @@
-//! `kill -9` of `repere import` at random moments: the store's active
-//! version stays as it was, and no partial version is left behind.
+//! `kill -9` of `repere import`, and of `repere serve` while it imports
+//! over HTTP, at random moments: the store's active version stays as it
+//! was, and no partial version is left behind.
 //!
 //! The moments are drawn from a seeded generator; the seed is printed, and
 //! REPERE_FAULT_SEED replays a run.
+
+#[path = "faults_support/mod.rs"]
+mod faults_support;
+#[path = "serve_support/mod.rs"]
+mod serve_support;
+#[path = "versions_support/mod.rs"]
+mod versions_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use repere::store::{Page, Store, VersionInfo};
+use faults_support::{Fingerprint, Tables};
+use repere::store::{DEFAULT_FILE_NAME, Page, Store, VersionInfo};
 
 const FEATURES: usize = 20_000;
 const KILLS: usize = 20;
@@ -32,7 +41,8 @@ fn write_grid(path: &Path) {
     std::fs::write(path, text).unwrap();
 }
 
-/// The store under test: a GeoPackage in a folder, or a PostGIS database.
+/// The store under test: a GeoPackage in a state folder, or a PostGIS
+/// database whose URL may select a schema.
 enum Backend {
     GeoPackage(PathBuf),
     Postgis(String),
@@ -46,10 +56,25 @@ impl Backend {
         }
     }
 
+    fn label(&self) -> &'static str {
+        match self {
+            Backend::GeoPackage(_) => "geopackage",
+            Backend::Postgis(_) => "postgis",
+        }
+    }
+
     async fn open(&self) -> Store {
         match self {
             Backend::GeoPackage(dir) => Store::open(None, dir).await.unwrap(),
             Backend::Postgis(url) => Store::open(Some(url), Path::new(".")).await.unwrap(),
+        }
+    }
+
+    /// Connects to the store's tables without repère's store code.
+    async fn tables(&self) -> Tables {
+        match self {
+            Backend::GeoPackage(dir) => Tables::open_geopackage(&dir.join(DEFAULT_FILE_NAME)),
+            Backend::Postgis(url) => Tables::connect_postgis(url).await,
         }
     }
 }
@@ -127,6 +152,61 @@ async fn check_store(store: &Store, layer: &str, active: &VersionInfo, round: us
     }
 }
 
+/// Returns the fingerprint of the file [`write_grid`] writes, computed by
+/// hand: 100 rows of 200 points, at longitude -73.900 + 0.001·column and
+/// latitude 45.400 + 0.001·row, where columns 0 to 199 sum to 19,900 and
+/// rows 0 to 99 to 4,950.
+fn grid_fingerprint() -> Fingerprint {
+    Fingerprint {
+        features: 20_000,
+        distinct_ids: 20_000,
+        lon_sum_milli: 100 * (200 * -73_900 + 19_900),
+        lat_sum_milli: 200 * (100 * 45_400 + 4_950),
+    }
+}
+
+/// Checks, in the store's own tables, that version `active` of `layer` is
+/// still the active one with the features `expected`, that every complete
+/// version row has all its feature rows and that an incomplete one has
+/// none. Returns the number of complete and incomplete rows.
+async fn check_tables(
+    backend: &Backend,
+    layer: &str,
+    active: i64,
+    expected: &Fingerprint,
+    round: usize,
+) -> (usize, usize) {
+    let mut tables = backend.tables().await;
+    let now = tables.active_version(layer).await;
+    assert_eq!(now, Some(active), "round {round}: the active version");
+    let fingerprint = tables.fingerprint(layer, active).await;
+    assert_eq!(
+        &fingerprint, expected,
+        "round {round}: the features of active version {active}"
+    );
+    let rows = tables.version_rows(layer).await;
+    for row in &rows {
+        let version = row.version;
+        if row.complete {
+            assert_eq!(
+                row.feature_count, FEATURES as i64,
+                "round {round}: the count of version {version}"
+            );
+            assert_eq!(
+                row.stored_features, row.feature_count,
+                "round {round}: the feature rows of version {version}"
+            );
+        } else {
+            assert_eq!(
+                row.stored_features, 0,
+                "round {round}: the feature rows of incomplete version {version}"
+            );
+        }
+    }
+    let complete = rows.iter().filter(|row| row.complete).count();
+    (complete, rows.len() - complete)
+}
+
 /// Imports the grid once and activates it, then kills `KILLS` imports of
 /// the same file at seeded random moments within the time of a full run.
 async fn kill_imports(backend: Backend, layer: &str) {
@@ -170,6 +250,8 @@ async fn kill_imports(backend: Backend, layer: &str) {
         check_store(&running, layer, &active, round).await;
         let reopened = backend.open().await;
         check_store(&reopened, layer, &active, round).await;
+        let version = i64::from(active.version);
+        check_tables(&backend, layer, version, &grid_fingerprint(), round).await;
     }
     let stored = backend
         .open()
@@ -200,46 +282,23 @@ async fn killed_imports_keep_postgis() {
 
 const GIS_TOKEN: &str = "fault-test-token-81c2";
 
-/// Starts `repere serve` on a free port with a GeoPackage store in
-/// `state_dir` and one token of role gis, and returns it with its address.
-fn start_serve(dir: &Path, state_dir: &Path) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-
+/// Starts `repere serve` over `backend`, with no manifest layer and one
+/// token of role gis, and returns it with its address once it is ready.
+fn start_serve(dir: &Path, backend: &Backend) -> (std::process::Child, String) {
     let manifest = dir.join("layers.toml");
     std::fs::write(&manifest, "# no layers\n").unwrap();
     let config = dir.join("repere.toml");
     let hash = repere::auth::hash_token(GIS_TOKEN);
     let text = format!("[[token]]\nname = \"faults\"\nroles = [\"gis\"]\nsha256 = \"{hash}\"\n");
     std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
-        .arg(&manifest)
-        .arg("--config")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(state_dir)
-        .env("REPERE_LOG", "info")
-        .env_remove("REPERE_CONFIG")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut address = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(start) = line.find("listen=") {
-            let rest = &line[start + "listen=".len()..];
-            address = Some(rest.split_whitespace().next().unwrap().to_owned());
-        }
-        if line.contains("ready layers=") {
-            break;
-        }
-    }
-    // Keep reading the log so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address.expect("the server logged its address"))
+    let mut args = vec![
+        "--manifest".to_owned(),
+        manifest.display().to_string(),
+        "--config".to_owned(),
+        config.display().to_string(),
+    ];
+    args.extend(backend.args());
+    serve_support::start_serve(args)
 }
 
 /// The grid file as a multipart form for the import route.
@@ -276,7 +335,9 @@ async fn post_import(
     body: Vec<u8>,
 ) -> reqwest::Result<reqwest::Response> {
     reqwest::Client::new()
-        .post(format!("http://{address}/v1/layers/grid/import{query}"))
+        .post(format!(
+            "http://{address}/v1/layers/{SERVED_LAYER}/import{query}"
+        ))
         .bearer_auth(GIS_TOKEN)
         .header("content-type", content_type)
         .body(body)
@@ -284,49 +345,93 @@ async fn post_import(
         .await
 }
 
-/// `kill -9` of `repere serve` while it imports the grid over HTTP.
-#[tokio::test(flavor = "multi_thread")]
-async fn killed_server_keeps_geopackage() {
+async fn post_import_owned(address: String, content_type: String, body: Vec<u8>) {
+    let _ = post_import(&address, "", &content_type, body).await;
+}
+
+/// The layer the server tests import; each test has a store of its own.
+const SERVED_LAYER: &str = "grid";
+
+/// Sends SIGKILL to `server` and reaps it.
+fn kill_hard(server: &mut std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-9", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -9 {} failed", server.id());
+    let _ = server.wait();
+}
+
+/// Imports the grid over HTTP once and activates it, then `KILLS` times
+/// posts it again and kills `repere serve` with SIGKILL at a seeded random
+/// moment within the time of a full import. After each kill a new server
+/// starts on the same store, and the store is checked through its tables
+/// and through repère's store code.
+async fn kill_servers(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("grid.geojson");
     write_grid(&file);
-    let state_dir = dir.path().join("state");
     let (content_type, body) = grid_form(&file);
 
-    let (mut server, address) = start_serve(dir.path(), &state_dir);
+    let (mut server, mut address) = start_serve(dir.path(), &backend);
     let started = Instant::now();
     let first = post_import(&address, "?activate=true", &content_type, body.clone())
         .await
         .unwrap();
     assert_eq!(first.status(), 200);
     let full_run = started.elapsed();
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let store = Store::open(None, &state_dir).await.unwrap();
-    let active = store.active_version("grid").await.unwrap().unwrap();
-    drop(store);
+    let mut tables = backend.tables().await;
+    let active = tables.active_version(SERVED_LAYER).await.unwrap();
+    let before = tables.fingerprint(SERVED_LAYER, active).await;
+    drop(tables);
+    assert_eq!(before, grid_fingerprint(), "the first import");
+    let active_info = backend.open().await.active_version(SERVED_LAYER).await;
+    let active_info = active_info.unwrap().unwrap();
 
+    let label = backend.label();
     let seed = seed();
-    println!("serve: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
+    println!("{label} serve: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
     let mut moments = Moments(seed);
+    let mut rows = (0, 0);
     for round in 0..KILLS {
-        let (mut server, address) = start_serve(dir.path(), &state_dir);
         let request = tokio::spawn(post_import_owned(
-            address,
+            address.clone(),
             content_type.clone(),
             body.clone(),
         ));
-        tokio::time::sleep(full_run.mul_f64(moments.next_fraction())).await;
-        let _ = Command::new("kill")
-            .args(["-9", &server.id().to_string()])
-            .status();
-        let _ = server.wait();
+        let delay = full_run.mul_f64(moments.next_fraction());
+        tokio::time::sleep(delay).await;
+        kill_hard(&mut server);
         let _ = request.await;
-        let store = Store::open(None, &state_dir).await.unwrap();
-        check_store(&store, "grid", &active, round).await;
+        println!(
+            "{label} serve round {round}: killed after {} ms",
+            delay.as_millis()
+        );
+        (server, address) = start_serve(dir.path(), &backend);
+        rows = check_tables(&backend, SERVED_LAYER, active, &before, round).await;
+        let store = backend.open().await;
+        check_store(&store, SERVED_LAYER, &active_info, round).await;
     }
+    kill_hard(&mut server);
+    println!(
+        "{label} serve: {} complete versions, {} incomplete, after {KILLS} kills",
+        rows.0, rows.1
+    );
 }
 
-async fn post_import_owned(address: String, content_type: String, body: Vec<u8>) {
-    let _ = post_import(&address, "", &content_type, body).await;
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_server_keeps_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_servers(Backend::GeoPackage(dir.path().join("state"))).await;
+}
+
+/// Needs the PostGIS test database (REPERE_TEST_DATABASE_URL). The store
+/// is a schema of its own, so the layer name cannot collide.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_server_keeps_postgis() {
+    let versions_support::Backend::Postgis { url } = versions_support::postgis("faults").await
+    else {
+        unreachable!("versions_support::postgis returns a PostGIS backend")
+    };
+    kill_servers(Backend::Postgis(url)).await;
 }
