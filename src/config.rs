@@ -9,6 +9,7 @@
 //! request_timeout_s = 10
 //! max_body_bytes = 1048576
 //! max_batch = 1000
+//! max_batch_response_bytes = 33554432  # largest POST /v1/context/batch response
 //! log_filter = "info"
 //! state_dir = "state"             # relative to this file's folder
 //! # database_url = "postgres://…"  # PostGIS store; else state_dir/repere.gpkg
@@ -37,6 +38,9 @@ pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 10;
 /// 1 MiB: a batch of 1,000 requests takes about 100 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 1000;
+/// 32 MiB: a batch of 1,000 requests with radius_m 5,000 and limit 100 can
+/// otherwise build a response of over 100 MB in memory.
+pub const DEFAULT_MAX_BATCH_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_STATE_DIR: &str = "state";
 pub const DEFAULT_VERSION_CHECK_S: u64 = 5;
@@ -82,6 +86,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest number of requests in one `POST /v1/context/batch`.
     pub max_batch: usize,
+    /// Largest response of one `POST /v1/context/batch`, bytes. A batch
+    /// whose response would be larger fails with 413.
+    pub max_batch_response_bytes: usize,
     /// `tracing` filter directives, e.g. `info,repere=debug`.
     pub log_filter: String,
     /// Folder of the GeoPackage layer store, used when `database_url` is unset.
@@ -108,6 +115,7 @@ impl Default for Config {
             request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
+            max_batch_response_bytes: DEFAULT_MAX_BATCH_RESPONSE_BYTES,
             log_filter: DEFAULT_LOG_FILTER.to_owned(),
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             database_url: None,
@@ -127,6 +135,7 @@ pub struct ConfigLayer {
     pub request_timeout_s: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub max_batch: Option<usize>,
+    pub max_batch_response_bytes: Option<usize>,
     pub log_filter: Option<String>,
     pub state_dir: Option<PathBuf>,
     pub database_url: Option<String>,
@@ -176,6 +185,9 @@ impl Config {
         if let Some(count) = layer.max_batch {
             self.max_batch = count;
         }
+        if let Some(bytes) = layer.max_batch_response_bytes {
+            self.max_batch_response_bytes = bytes;
+        }
         if let Some(filter) = layer.log_filter {
             self.log_filter = filter;
         }
@@ -207,6 +219,10 @@ impl Config {
         at_least_one("request_timeout_s", self.request_timeout_s)?;
         at_least_one("max_body_bytes", self.max_body_bytes as u64)?;
         at_least_one("max_batch", self.max_batch as u64)?;
+        at_least_one(
+            "max_batch_response_bytes",
+            self.max_batch_response_bytes as u64,
+        )?;
         at_least_one("max_upload_bytes", self.max_upload_bytes as u64)?;
         at_least_one("version_check_s", self.version_check_s)
     }
@@ -257,6 +273,11 @@ fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<ConfigLayer, ConfigE
         request_timeout_s: env_value(&env, "REPERE_REQUEST_TIMEOUT_S", "expected whole seconds")?,
         max_body_bytes: env_value(&env, "REPERE_MAX_BODY_BYTES", "expected a number of bytes")?,
         max_batch: env_value(&env, "REPERE_MAX_BATCH", "expected a number of requests")?,
+        max_batch_response_bytes: env_value(
+            &env,
+            "REPERE_MAX_BATCH_RESPONSE_BYTES",
+            "expected a number of bytes",
+        )?,
         log_filter: env("REPERE_LOG"),
         state_dir: env("REPERE_STATE_DIR").map(PathBuf::from),
         database_url: env("DATABASE_URL"),
@@ -361,6 +382,45 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("REPERE_MAX_BATCH"), "{message}");
         assert!(message.contains("\"many\""), "{message}");
+    }
+
+    #[test]
+    fn batch_response_bound_layered() {
+        let config = Config::load(None, no_env, ConfigLayer::default()).unwrap();
+        assert_eq!(config.max_batch_response_bytes, 33_554_432, "default");
+
+        let (_dir, path) = write_config("max_batch_response_bytes = 1000\n");
+        let config = Config::load(Some(&path), no_env, ConfigLayer::default()).unwrap();
+        assert_eq!(config.max_batch_response_bytes, 1000, "file over default");
+
+        let env = |k: &str| (k == "REPERE_MAX_BATCH_RESPONSE_BYTES").then(|| "2000".to_owned());
+        let config = Config::load(Some(&path), env, ConfigLayer::default()).unwrap();
+        assert_eq!(
+            config.max_batch_response_bytes, 2000,
+            "environment over file"
+        );
+
+        let flags = ConfigLayer {
+            max_batch_response_bytes: Some(3000),
+            ..ConfigLayer::default()
+        };
+        let config = Config::load(Some(&path), env, flags).unwrap();
+        assert_eq!(
+            config.max_batch_response_bytes, 3000,
+            "flag over environment"
+        );
+    }
+
+    #[test]
+    fn zero_batch_response_bound_rejected() {
+        let env = |k: &str| (k == "REPERE_MAX_BATCH_RESPONSE_BYTES").then(|| "0".to_owned());
+        let err = Config::load(None, env, ConfigLayer::default()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("max_batch_response_bytes = 0"),
+            "{message}"
+        );
+        assert!(message.contains("expected 1 or more"), "{message}");
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub enum Command {
         /// GeoPackage [default: DATABASE_URL].
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
+        /// Largest response of one POST /v1/context/batch, in bytes; a larger
+        /// one fails with 413 [default: 33554432 (32 MiB), or
+        /// REPERE_MAX_BATCH_RESPONSE_BYTES].
+        #[arg(long, value_name = "BYTES")]
+        max_batch_response_bytes: Option<usize>,
     },
     /// Print the context of one point as JSON.
     Context(context::ContextArgs),
@@ -127,20 +132,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let (listen, state_dir, database_url) = match &cli.command {
-        Command::Serve {
-            listen,
-            state_dir,
-            database_url,
-        } => (*listen, state_dir.clone(), database_url.clone()),
-        _ => (None, None, None),
-    };
     let flags = ConfigLayer {
-        listen,
-        state_dir,
-        database_url,
         manifest: cli.manifest.clone(),
-        ..ConfigLayer::default()
+        ..serve_flags(&cli.command)
     };
     let config = Config::load(
         cli.config.as_deref(),
@@ -155,6 +149,26 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Enrich(args) => enrich::run(&args, &config),
         Command::Import(args) => import::run(&args, &config),
         Command::Token { command } => token::run(&command),
+    }
+}
+
+/// Returns the settings that the flags of `command` set: only `serve` has
+/// such flags.
+fn serve_flags(command: &Command) -> ConfigLayer {
+    match command {
+        Command::Serve {
+            listen,
+            state_dir,
+            database_url,
+            max_batch_response_bytes,
+        } => ConfigLayer {
+            listen: *listen,
+            state_dir: state_dir.clone(),
+            database_url: database_url.clone(),
+            max_batch_response_bytes: *max_batch_response_bytes,
+            ..ConfigLayer::default()
+        },
+        _ => ConfigLayer::default(),
     }
 }
 

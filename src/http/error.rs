@@ -29,7 +29,7 @@ pub enum ApiError {
     )]
     BodyTooLarge { limit_bytes: usize },
     #[error(
-        "the batch response exceeds the limit of {limit_bytes} bytes: lower limit or radius_m, or split the batch"
+        "the batch response exceeds the limit of {limit_bytes} bytes: lower limit or radius_m, split the batch, or raise the service's max_batch_response_bytes setting"
     )]
     BatchResponseTooLarge { limit_bytes: usize },
     #[error("no route for {path}: see /openapi.json for the routes")]

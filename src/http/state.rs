@@ -19,13 +19,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_batch: usize,
-    /// Maximum size of a batch response: a batch of 1,000 requests with
-    /// radius_m 5,000 and limit 100 can otherwise build over 100 MB in memory.
+    /// Largest response of one batch, bytes.
     pub max_batch_response_bytes: usize,
 }
-
-/// Default of [`Settings::max_batch_response_bytes`]: 32 MiB.
-pub const DEFAULT_MAX_BATCH_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 impl From<&Config> for Settings {
     fn from(config: &Config) -> Self {
@@ -33,8 +29,7 @@ impl From<&Config> for Settings {
             request_timeout: Duration::from_secs(config.request_timeout_s),
             max_body_bytes: config.max_body_bytes,
             max_batch: config.max_batch,
-            // TODO: not yet a key of the configuration file or environment.
-            max_batch_response_bytes: DEFAULT_MAX_BATCH_RESPONSE_BYTES,
+            max_batch_response_bytes: config.max_batch_response_bytes,
         }
     }
 }
