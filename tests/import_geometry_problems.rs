@@ -256,8 +256,9 @@ fn csv_bad_coordinates_empty() {
     assert_eq!(accounted(&prepared), 4);
 }
 
-/// GDAL cannot parse `POINT (nan 45.5)`, so that row has no geometry; the
-/// unclosed WKT ring is closed.
+/// GDAL cannot parse `POINT (nan 45.5)`, so that row has no geometry. The
+/// unclosed WKT ring is closed, and GEOS's "Too few points" on a line is
+/// no ring problem.
 #[test]
 fn csv_wkt_problems() {
     let prepared = import(
@@ -266,14 +267,18 @@ fn csv_wkt_problems() {
                "wkt_field": "wkt", "crs": "EPSG:4326"}),
     );
     let report = &prepared.layer.report;
-    assert_eq!(kept_ids(&prepared), vec!["ok", "open"]);
-    let expected = vec![("nan", Empty, REJECTED), ("open", UnclosedRing, CLOSED)];
+    assert_eq!(kept_ids(&prepared), vec!["ok", "open", "line"]);
+    let expected = vec![
+        ("nan", Empty, REJECTED),
+        ("open", UnclosedRing, CLOSED),
+        ("line", GeometryProblem::Other, REPAIRED),
+    ];
     assert_eq!(problems(report), expected);
     assert_eq!(
         reason(report, "nan", Empty),
         "no geometry (null): column \"wkt\" is empty or not WKT that GDAL reads"
     );
-    assert_eq!(accounted(&prepared), 3);
+    assert_eq!(accounted(&prepared), 4);
 }
 
 /// The JSON report names each kind of problem in snake case.

@@ -216,6 +216,30 @@ async fn closed_ring_matches_postgis() {
     );
 }
 
+/// A line of one distinct point, row `line` of shapes.csv.
+const ONE_POINT_LINE: &str = "LINESTRING(-73.6 45.5,-73.6 45.5)";
+
+/// GEOS finds too few points in a line as in a ring, and the report keeps
+/// its text under `other`.
+#[tokio::test]
+async fn one_point_line_matches_postgis() {
+    let path = common::fixture("geometry-problems/shapes.csv");
+    let options: ImportOptions = serde_json::from_value(json!({
+        "kind": "asset", "id_field": "code", "name_field": "name",
+        "wkt_field": "wkt", "crs": "EPSG:4326"}))
+    .unwrap();
+    let work_dir = tempfile::tempdir().unwrap();
+    let prepared = prepare("shapes", &path, "shapes.csv", &options, work_dir.path()).unwrap();
+    let pool = connect().await;
+    let (reason,): (String,) = sqlx::query_as("SELECT ST_IsValidReason(ST_GeomFromText($1))")
+        .bind(ONE_POINT_LINE)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let found = reported(&prepared, "line", GeometryProblem::Other);
+    assert_same_reason(&found, &parse_reason(&reason));
+}
+
 /// GEOS's "Too few points" reason agrees with PostGIS, and PostGIS's
 /// MakeValid leaves no polygon either, which is why the district is
 /// rejected.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use super::CliError;
 use crate::config::Config;
@@ -127,6 +127,19 @@ impl ImportArgs {
 
 pub fn run(args: &ImportArgs, config: &Config) -> Result<(), CliError> {
     let bar = progress_bar();
+    let imported = import_file(args, config, &bar);
+    // Cleared on failure too, so that the error is not printed after a
+    // half-drawn progress line.
+    bar.finish_and_clear();
+    print_json(&imported?)
+}
+
+/// Reads, compares and stores the file, showing progress on `bar`.
+fn import_file(
+    args: &ImportArgs,
+    config: &Config,
+    bar: &ProgressBar,
+) -> Result<import::ImportReport, CliError> {
     bar.set_message(format!("reading {}", args.file.display()));
     let file_name = args
         .file
@@ -139,7 +152,7 @@ pub fn run(args: &ImportArgs, config: &Config) -> Result<(), CliError> {
     })?;
     let progress = Arc::new(ReadProgress::default());
     let options = args.options(Arc::clone(&progress));
-    let prepared = show_read_progress(&bar, &progress, || {
+    let prepared = show_read_progress(bar, &progress, || {
         import::prepare(
             &args.layer,
             &args.file,
@@ -148,14 +161,12 @@ pub fn run(args: &ImportArgs, config: &Config) -> Result<(), CliError> {
             work_dir.path(),
         )
     })?;
-    set_style(&bar, SPINNER_TEMPLATE);
+    set_style(bar, SPINNER_TEMPLATE);
     bar.set_message(format!(
         "comparing and storing {} features",
         prepared.layer.features.len()
     ));
-    let report = store_layer(args, config, &prepared)?;
-    bar.finish_and_clear();
-    print_json(&report)
+    store_layer(args, config, &prepared)
 }
 
 fn store_layer(
@@ -192,11 +203,11 @@ fn cli_user() -> String {
 const SPINNER_TEMPLATE: &str = "{spinner} {elapsed} {msg}";
 
 /// The progress line while reading, before the feature count is known.
-const COUNTER_TEMPLATE: &str = "{spinner} {elapsed} {msg}: {human_pos} features read ({per_sec})";
+const COUNTER_TEMPLATE: &str = "{spinner} {elapsed} {msg}: {human_pos} features read ({rate})";
 
 /// The progress line while reading a file whose features GDAL can count.
 const BAR_TEMPLATE: &str =
-    "{elapsed} [{wide_bar}] {human_pos}/{human_len} features read ({per_sec}, {eta} left)";
+    "{elapsed} [{wide_bar}] {human_pos}/{human_len} features read ({rate}, {eta} left)";
 
 /// How often the reading progress is redrawn.
 const REFRESH: Duration = Duration::from_millis(100);
@@ -212,10 +223,16 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
+/// Sets `template` as the style of `bar`, with `{rate}` the features read
+/// per second, rounded.
 fn set_style(bar: &ProgressBar, template: &str) {
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
+    let Ok(style) = ProgressStyle::with_template(template) else {
+        return;
+    };
+    let rate = |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+        let _ = write!(out, "{:.0}/s", state.per_sec());
+    };
+    bar.set_style(style.with_key("rate", rate));
 }
 
 /// Runs `read` on this thread while another thread copies `progress` to
