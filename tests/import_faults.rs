@@ -230,7 +230,8 @@ async fn kill_imports(backend: Backend, layer: &str) {
         .unwrap();
 
     let seed = seed();
-    println!("{layer}: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
+    let label = backend.label();
+    println!("{label} import: kill moments seed {seed} (REPERE_FAULT_SEED={seed} replays them)");
     let mut moments = Moments(seed);
     let running = backend.open().await;
     for round in 0..KILLS {
@@ -242,7 +243,7 @@ async fn kill_imports(backend: Backend, layer: &str) {
             .status();
         let _ = child.wait();
         println!(
-            "{layer} round {round}: killed after {} ms",
+            "{label} import round {round}: killed after {} ms",
             delay.as_millis()
         );
         // The store as a running service holds it, opened before the kill,
@@ -260,7 +261,7 @@ async fn kill_imports(backend: Backend, layer: &str) {
         .await
         .unwrap();
     println!(
-        "{layer}: {} of {KILLS} killed imports completed before the kill",
+        "{label} import: {} of {KILLS} killed imports completed before the kill",
         stored.len() - 1
     );
 }
@@ -274,10 +275,18 @@ async fn killed_imports_keep_geopackage() {
 /// Needs the PostGIS test database (REPERE_TEST_DATABASE_URL).
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_imports_keep_postgis() {
-    let url = std::env::var("REPERE_TEST_DATABASE_URL")
-        .expect("REPERE_TEST_DATABASE_URL is not set: run scripts/test, which starts PostGIS");
-    let layer = format!("grid_{}", std::process::id());
-    kill_imports(Backend::Postgis(url), &layer).await;
+    kill_imports(postgis_backend("faults_import").await, "grid").await;
+}
+
+/// Returns an empty PostGIS store in a schema of its own, named after
+/// `test`, so that layer names cannot collide with other tests.
+async fn postgis_backend(test: &str) -> Backend {
+    match versions_support::postgis(test).await {
+        versions_support::Backend::Postgis { url } => Backend::Postgis(url),
+        versions_support::Backend::GeoPackage { .. } => {
+            unreachable!("versions_support::postgis returns a PostGIS backend")
+        }
+    }
 }
 
 const GIS_TOKEN: &str = "fault-test-token-81c2";
@@ -425,13 +434,8 @@ async fn killed_server_keeps_geopackage() {
     kill_servers(Backend::GeoPackage(dir.path().join("state"))).await;
 }
 
-/// Needs the PostGIS test database (REPERE_TEST_DATABASE_URL). The store
-/// is a schema of its own, so the layer name cannot collide.
+/// Needs the PostGIS test database (REPERE_TEST_DATABASE_URL).
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_server_keeps_postgis() {
-    let versions_support::Backend::Postgis { url } = versions_support::postgis("faults").await
-    else {
-        unreachable!("versions_support::postgis returns a PostGIS backend")
-    };
-    kill_servers(Backend::Postgis(url)).await;
+    kill_servers(postgis_backend("faults_serve").await).await;
 }
