@@ -451,3 +451,27 @@ fn crs_hint_names_manifest_key() {
     assert!(error.contains("set `crs` in the manifest to it"), "{error}");
     assert!(error.contains("crs = \"EPSG:32618\""), "{error}");
 }
+
+/// A layer left without features is rejected, naming the first feature by
+/// FID and id.
+#[test]
+fn all_rejected_names_first_id() {
+    let path = common::fixture("geometry-problems/polygons.geojson");
+    let value = json!({"kind": "district", "id_field": "code", "name_field": "code",
+                       "where": "code IN ('null', 'nan_vertex')"});
+    let work_dir = tempfile::tempdir().unwrap();
+    let error = prepare(
+        "problems",
+        &path,
+        "polygons.geojson",
+        &options(value),
+        work_dir.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("all 2 features were rejected"), "{error}");
+    assert!(
+        error.contains("the first (feature 6, id \"null\") because: no geometry (null)"),
+        "{error}"
+    );
+}

@@ -106,13 +106,15 @@ pub enum SourceError {
     },
     #[error(
         "{path}: layer {layer:?}: all {count} features were rejected, the first \
-         (feature {fid}) because: {reason}; check the layer's `kind` and fields in the manifest"
+         (feature {fid}, id {id:?}) because: {reason}; check the layer's `kind` and fields in \
+         the manifest"
     )]
     AllRejected {
         path: String,
         layer: String,
         count: usize,
         fid: i64,
+        id: String,
         reason: String,
     },
 }

@@ -119,6 +119,7 @@ fn check_not_all_rejected(
         layer: spec.name.clone(),
         count: report.rejected.len(),
         fid: first.fid,
+        id: first.id.clone(),
         reason: first.reason.clone(),
     })
 }
