@@ -91,12 +91,12 @@ fn works_without_bounds_rejected() {
     assert!(stdout.contains("read 3,"), "{stdout}");
     assert!(stdout.contains("rejected 2,"), "{stdout}");
     assert!(
-        stdout.contains("rejected FID 1: no start or end"),
+        stdout.contains("rejected w2 (FID 1): no start or end"),
         "{stdout}"
     );
     assert!(
         stdout.contains(
-            "rejected FID 2: ends at 2024-03-10T07:30:00+00:00, not after it starts \
+            "rejected w3 (FID 2): ends at 2024-03-10T07:30:00+00:00, not after it starts \
              at 2024-03-10T07:30:00+00:00"
         ),
         "{stdout}"

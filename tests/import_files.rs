@@ -370,7 +370,7 @@ fn gtfs_tables_without_coordinates() {
         let file = format!("tests/fixtures/laval-stl-gtfs-2019/{table}.txt");
         let message = import_error(&file, named("asset", "route_id"));
         assert!(
-            message.contains("x_field and y_field"),
+            message.contains("the form fields `x_field` and `y_field`"),
             "{table}: {message}"
         );
     }

@@ -338,10 +338,7 @@ fn crs_hint_names_form_field() {
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        error.contains("set the form field `crs` of the import request to it"),
-        "{error}"
-    );
+    assert!(error.contains("set the form field `crs` to it"), "{error}");
     assert!(error.contains("crs=EPSG:32618"), "{error}");
     assert!(!error.contains("manifest"), "{error}");
 }

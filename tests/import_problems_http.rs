@@ -128,10 +128,7 @@ async fn http_crs_hint_names_form_field() {
 
     assert_eq!(status, 400, "{body}");
     let text = body.to_string();
-    assert!(
-        text.contains("set the form field `crs` of the import request to it"),
-        "{text}"
-    );
+    assert!(text.contains("set the form field `crs` to it"), "{text}");
     assert!(text.contains("crs=EPSG:32618"), "{text}");
     assert!(!text.contains("manifest"), "{text}");
 }

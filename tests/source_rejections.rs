@@ -150,7 +150,12 @@ fn csv_without_coordinate_columns_rejected() {
     "#;
     let error = load_error(&spec(&root().join("data"), body));
     assert!(matches!(error, SourceError::CsvColumns { .. }), "{error:?}");
-    assert!(error.to_string().contains("x_field and y_field"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("`x_field` and `y_field` in the manifest"),
+        "{error}"
+    );
 }
 
 #[test]

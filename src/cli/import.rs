@@ -14,7 +14,7 @@ use super::CliError;
 use crate::config::Config;
 use crate::import::{self, Commit, ImportOptions};
 use crate::layer::LayerKind;
-use crate::source::{CrsSetting, ReadProgress};
+use crate::source::{ReadProgress, SettingSource};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -119,7 +119,7 @@ impl ImportArgs {
             start_field: self.start_field.clone(),
             end_field: self.end_field.clone(),
             datetime_format: self.datetime_format.clone(),
-            crs_setting: CrsSetting::CliFlag,
+            settings: SettingSource::CliFlags,
             progress: Some(progress),
         }
     }

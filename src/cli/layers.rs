@@ -70,7 +70,11 @@ fn describe(text: &mut String, layer: &Layer) {
     }
     more(text, report.synthetic_ids.len(), "synthetic ids");
     for rejected in report.rejected.iter().take(LISTED) {
-        let _ = writeln!(text, "  rejected FID {}: {}", rejected.fid, rejected.reason);
+        let _ = writeln!(
+            text,
+            "  rejected {} (FID {}): {}",
+            rejected.id, rejected.fid, rejected.reason
+        );
     }
     more(text, report.rejected.len(), "rejected features");
     let attribution = info.attribution.as_deref().unwrap_or("none");

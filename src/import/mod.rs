@@ -24,7 +24,7 @@ pub use report::ImportReport;
 use crate::layer::{Layer, LayerKind};
 use crate::manifest::{DEFAULT_TIMEZONE, LayerSpec, validate_layer_name};
 use crate::source::{
-    CrsSetting, ReadProgress, SourceError, SourceOptions, layer_names, load_layer_with,
+    ReadProgress, SettingSource, SourceError, SourceOptions, layer_names, load_layer_with,
 };
 use crate::store::{Origin, Store, StoreError, sha256_file};
 
@@ -64,17 +64,17 @@ pub struct ImportOptions {
     pub start_field: Option<String>,
     pub end_field: Option<String>,
     pub datetime_format: Option<String>,
-    /// The setting error messages tell the user to set the CRS with: the
-    /// form field `crs` for options read from a request.
-    #[serde(skip, default = "form_field")]
-    pub crs_setting: CrsSetting,
+    /// How error messages name the settings: as form fields for options
+    /// read from a request.
+    #[serde(skip, default = "form_fields")]
+    pub settings: SettingSource,
     /// Counts the features read, for a caller that shows progress.
     #[serde(skip)]
     pub progress: Option<Arc<ReadProgress>>,
 }
 
-fn form_field() -> CrsSetting {
-    CrsSetting::FormField
+fn form_fields() -> SettingSource {
+    SettingSource::FormFields
 }
 
 /// A failed import. Nothing is written when an import fails.
@@ -146,7 +146,7 @@ pub fn prepare(
     let source_options = SourceOptions {
         table,
         wkt_field: options.wkt_field.clone(),
-        crs_setting: options.crs_setting,
+        settings: options.settings,
         progress: options.progress.clone(),
     };
     let mut layer = load_layer_with(&spec, &source_options)?;

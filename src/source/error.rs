@@ -1,7 +1,7 @@
 //! Errors that reject a source file, naming the file and the fix.
 
 use super::crs::CrsError;
-use super::options::CrsSetting;
+use super::options::SettingSource;
 
 /// A source file that cannot become a layer. Each variant names the file
 /// (`path`) and, where one is at fault, the feature (`fid`, the GDAL feature
@@ -25,32 +25,48 @@ pub enum SourceError {
         message: String,
     },
     #[error(
-        "{path}: {setting} {field:?} is not a column of layer {layer:?}; its columns are: {available}"
+        "{path}: {} {field:?} is not a column of layer {layer:?}; its columns are: {available}",
+        settings.name(setting)
     )]
     MissingField {
         path: String,
+        /// The manifest key, e.g. `id_field`.
         setting: &'static str,
+        settings: SettingSource,
         field: String,
         layer: String,
         available: String,
     },
     #[error(
-        "{path}: `encoding` applies to Shapefile sources only; remove encoding = {encoding:?} \
-         from the layer in the manifest"
+        "{path}: {} applies to Shapefile sources only; remove it (it is {encoding:?})",
+        settings.name("encoding")
     )]
-    EncodingNotApplicable { path: String, encoding: String },
+    EncodingNotApplicable {
+        path: String,
+        encoding: String,
+        settings: SettingSource,
+    },
     #[error(
-        "{path}: a CSV source needs x_field and y_field in the manifest, naming its \
-         longitude (or easting) and latitude (or northing) columns"
+        "{path}: a CSV source needs {}, naming its longitude (or easting) and latitude \
+         (or northing) columns{}",
+        settings.name_pair("x_field", "y_field"),
+        wkt_hint(*settings)
     )]
-    CsvColumns { path: String },
+    CsvColumns {
+        path: String,
+        settings: SettingSource,
+    },
     #[error(
-        "{path} declares no CRS: set {setting} to the CRS of its coordinates, e.g. {} for \
+        "{path} declares no CRS: set {} to the CRS of its coordinates, e.g. {} for \
          longitude/latitude or {} for MTM zone 8",
-        setting.with_value("EPSG:4326"),
-        setting.with_value("EPSG:32188")
+        settings.name("crs"),
+        settings.with_value("crs", "EPSG:4326"),
+        settings.with_value("crs", "EPSG:32188")
     )]
-    MissingCrs { path: String, setting: CrsSetting },
+    MissingCrs {
+        path: String,
+        settings: SettingSource,
+    },
     #[error("{path}: {source}")]
     Crs {
         path: String,
@@ -71,7 +87,8 @@ pub enum SourceError {
     },
     #[error(
         "{path}: feature {fid}: coordinate ({x}, {y}) in {crs} cannot be transformed to \
-         WGS84 ({message}); check that {setting} is the CRS of the coordinates"
+         WGS84 ({message}); check that {} is the CRS of the coordinates",
+        settings.name("crs")
     )]
     NotTransformed {
         path: String,
@@ -80,12 +97,13 @@ pub enum SourceError {
         y: f64,
         crs: String,
         message: String,
-        setting: CrsSetting,
+        settings: SettingSource,
     },
     #[error(
         "{path}: feature {fid}: coordinate ({x}, {y}) in {crs} falls at longitude {lon:.6}, \
-         latitude {lat:.6}, outside the area of use of {crs} ({area}); set {setting} to \
-         the CRS the coordinates are in"
+         latitude {lat:.6}, outside the area of use of {crs} ({area}); set {} to \
+         the CRS the coordinates are in",
+        settings.name("crs")
     )]
     OutsideAreaOfUse {
         path: String,
@@ -96,7 +114,7 @@ pub enum SourceError {
         lon: f64,
         lat: f64,
         area: String,
-        setting: CrsSetting,
+        settings: SettingSource,
     },
     #[error("{path}: cannot read feature {fid}: {message}")]
     Read {
@@ -106,8 +124,9 @@ pub enum SourceError {
     },
     #[error(
         "{path}: layer {layer:?}: all {count} features were rejected, the first \
-         (feature {fid}, id {id:?}) because: {reason}; check the layer's `kind` and fields in \
-         the manifest"
+         (feature {fid}, id {id:?}) because: {reason}; check {} and the fields the layer \
+         names",
+        settings.name("kind")
     )]
     AllRejected {
         path: String,
@@ -116,5 +135,19 @@ pub enum SourceError {
         fid: i64,
         id: String,
         reason: String,
+        settings: SettingSource,
     },
+}
+
+/// Returns the WKT alternative of an import's error message. Imports may
+/// name a column of WKT geometries instead of coordinate columns, and the
+/// manifest may not.
+fn wkt_hint(settings: SettingSource) -> String {
+    match settings {
+        SettingSource::Manifest => String::new(),
+        _ => format!(
+            ", or {} naming a column of WKT geometries",
+            settings.name("wkt_field")
+        ),
+    }
 }

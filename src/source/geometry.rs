@@ -250,13 +250,14 @@ fn projected_hint(c: Coord<f64>, crs: &SourceCrs) -> String {
     } else {
         "The values are no longitude/latitude"
     };
-    let setting = crs.setting;
+    let settings = crs.settings;
     format!(
-        "{finding}, but {}. If the coordinates are in another CRS, set {setting} to it, \
+        "{finding}, but {}. If the coordinates are in another CRS, set {} to it, \
          e.g. {} for UTM zone 18N or {} for MTM zone 8",
         crs.origin,
-        setting.with_value("EPSG:32618"),
-        setting.with_value("EPSG:32188")
+        settings.name("crs"),
+        settings.with_value("crs", "EPSG:32618"),
+        settings.with_value("crs", "EPSG:32188")
     )
 }
 
@@ -297,7 +298,7 @@ fn not_transformed(error: CrsError, site: &Site<'_>) -> Problem {
         y,
         crs: site.crs.label.clone(),
         message,
-        setting: site.crs.setting,
+        settings: site.crs.settings,
     }
     .into()
 }
@@ -325,7 +326,7 @@ fn check_target(from: Coord<f64>, to: Coord<f64>, site: &Site<'_>) -> Result<(),
         lon: to.x,
         lat: to.y,
         area: area.to_string(),
-        setting: site.crs.setting,
+        settings: site.crs.settings,
     }
     .into())
 }

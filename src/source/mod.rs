@@ -24,7 +24,7 @@ use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
 pub use open::layer_names;
-pub use options::{CrsSetting, ReadProgress, SourceOptions};
+pub use options::{ReadProgress, SettingSource, SourceOptions};
 
 use crate::layer::{Layer, LayerInfo, LoadReport};
 use crate::manifest::LayerSpec;
@@ -43,7 +43,7 @@ pub fn load_layer(spec: &LayerSpec) -> Result<Layer, SourceError> {
 
 /// Reads the source file of `spec` as [`load_layer`] does, with the options
 /// that imports add: the layer (table) of a multi-layer source, a CSV
-/// column of WKT geometries, the name of the CRS setting in messages and a
+/// column of WKT geometries, how messages name the settings and a
 /// progress counter.
 pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Layer, SourceError> {
     let path = spec.path.display().to_string();
@@ -72,7 +72,7 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         &path,
         &driver,
         spec.crs.as_deref(),
-        options.crs_setting,
+        options.settings,
         source.spatial_ref(),
     )?;
     let transformer = if crs.is_wgs84() {
@@ -94,7 +94,7 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         report.read_count = features.len() + report.rejected.len();
         report.filtered_count = 0;
     }
-    check_not_all_rejected(spec, &path, &features, &report)?;
+    check_not_all_rejected(spec, &path, &features, &report, options.settings)?;
     let layer = Layer::new(layer_info(spec, &crs), features, report);
     log_report(&layer);
     Ok(layer)
@@ -107,6 +107,7 @@ fn check_not_all_rejected(
     path: &str,
     features: &[crate::layer::Feature],
     report: &LoadReport,
+    settings: SettingSource,
 ) -> Result<(), SourceError> {
     let Some(first) = report.rejected.first() else {
         return Ok(());
@@ -121,6 +122,7 @@ fn check_not_all_rejected(
         fid: first.fid,
         id: first.id.clone(),
         reason: first.reason.clone(),
+        settings,
     })
 }
 

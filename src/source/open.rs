@@ -96,6 +96,7 @@ fn open_options(
             return Err(SourceError::EncodingNotApplicable {
                 path: path.to_owned(),
                 encoding: encoding.clone(),
+                settings: source_options.settings,
             });
         }
         // Overrides the .cpg file and the DBF language byte.
@@ -110,6 +111,7 @@ fn open_options(
         let (Some(x), Some(y)) = (&spec.x_field, &spec.y_field) else {
             return Err(SourceError::CsvColumns {
                 path: path.to_owned(),
+                settings: source_options.settings,
             });
         };
         options.push(format!("X_POSSIBLE_NAMES={x}"));

@@ -1,7 +1,6 @@
-//! Reading options beyond the manifest's: those an import adds, the name
-//! of the CRS setting for error messages, and the progress counter.
+//! Reading options beyond the manifest's: those an import adds, where
+//! the settings come from, for error messages, and the progress counter.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,46 +14,63 @@ pub struct SourceOptions {
     /// CSV sources: the column holding each geometry as WKT, in place of
     /// `x_field` and `y_field`.
     pub wkt_field: Option<String>,
-    /// The setting the caller reads the CRS from, named in error messages
-    /// that tell the user to set it.
-    pub crs_setting: CrsSetting,
+    /// The origin of the caller's settings, so that error messages name
+    /// the setting to change as the user sets it.
+    pub settings: SettingSource,
     /// Counts the features read, for a caller that shows progress.
     pub progress: Option<Arc<ReadProgress>>,
 }
 
-/// The setting that gives a source its CRS, which depends on how the file
-/// came in.
+/// The origin of the reading settings, which depends on how the file came
+/// in. Error messages name a setting the way the user sets it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CrsSetting {
-    /// `crs` of the layer in the manifest.
+pub enum SettingSource {
+    /// A `[[layer]]` of the manifest: `crs = "EPSG:32188"`.
     #[default]
     Manifest,
-    /// `repere import --crs`.
-    CliFlag,
-    /// The form field `crs` of `POST /v1/layers/{name}/import`.
-    FormField,
+    /// The flags of `repere import`: `--crs EPSG:32188`.
+    CliFlags,
+    /// The form fields of `POST /v1/layers/{name}/import`: `crs=EPSG:32188`.
+    FormFields,
 }
 
-impl CrsSetting {
-    /// Formats the setting with `code` as its value, e.g.
-    /// `crs = "EPSG:32188"` or `--crs EPSG:32188`.
-    pub fn with_value(self, code: &str) -> String {
+impl SettingSource {
+    /// Names setting `key` (a manifest key such as `x_field`), e.g.
+    /// "`x_field` in the manifest" or "`--x-field`".
+    pub fn name(self, key: &str) -> String {
         match self {
-            CrsSetting::Manifest => format!("crs = \"{code}\""),
-            CrsSetting::CliFlag => format!("--crs {code}"),
-            CrsSetting::FormField => format!("crs={code}"),
+            SettingSource::Manifest => format!("`{key}` in the manifest"),
+            SettingSource::CliFlags => format!("`repere import --{}`", flag(key)),
+            SettingSource::FormFields => format!("the form field `{key}`"),
+        }
+    }
+
+    /// Names two settings together, e.g. "`x_field` and `y_field` in the
+    /// manifest" or "`repere import --x-field` and `--y-field`".
+    pub fn name_pair(self, first: &str, second: &str) -> String {
+        match self {
+            SettingSource::Manifest => format!("`{first}` and `{second}` in the manifest"),
+            SettingSource::CliFlags => {
+                format!("`repere import --{}` and `--{}`", flag(first), flag(second))
+            }
+            SettingSource::FormFields => format!("the form fields `{first}` and `{second}`"),
+        }
+    }
+
+    /// Formats setting `key` with `value`, e.g. `crs = "EPSG:32188"` or
+    /// `--crs EPSG:32188`.
+    pub fn with_value(self, key: &str, value: &str) -> String {
+        match self {
+            SettingSource::Manifest => format!("{key} = \"{value}\""),
+            SettingSource::CliFlags => format!("--{} {value}", flag(key)),
+            SettingSource::FormFields => format!("{key}={value}"),
         }
     }
 }
 
-impl fmt::Display for CrsSetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CrsSetting::Manifest => "`crs` in the manifest",
-            CrsSetting::CliFlag => "`repere import --crs`",
-            CrsSetting::FormField => "the form field `crs` of the import request",
-        })
-    }
+/// Converts a manifest key to its `repere import` flag: `x_field` → `x-field`.
+fn flag(key: &str) -> String {
+    key.replace('_', "-")
 }
 
 /// The progress of one read, shared between the reader and a caller on
@@ -88,5 +104,44 @@ impl ReadProgress {
 
     pub(super) fn add_read(&self) {
         self.read.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SettingSource;
+
+    #[test]
+    fn names_follow_the_source() {
+        let names: Vec<String> = [
+            SettingSource::Manifest,
+            SettingSource::CliFlags,
+            SettingSource::FormFields,
+        ]
+        .iter()
+        .map(|s| {
+            format!(
+                "{} | {}",
+                s.name("id_field"),
+                s.with_value("crs", "EPSG:2950")
+            )
+        })
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "`id_field` in the manifest | crs = \"EPSG:2950\"",
+                "`repere import --id-field` | --crs EPSG:2950",
+                "the form field `id_field` | crs=EPSG:2950",
+            ]
+        );
+    }
+
+    #[test]
+    fn pair_names_share_one_prefix() {
+        assert_eq!(
+            SettingSource::CliFlags.name_pair("x_field", "y_field"),
+            "`repere import --x-field` and `--y-field`"
+        );
     }
 }

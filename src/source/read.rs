@@ -64,6 +64,7 @@ impl<'a> Reader<'a> {
         let missing = |setting: &'static str, field: &str| SourceError::MissingField {
             path: path.to_owned(),
             setting,
+            settings: crs.settings,
             field: field.to_owned(),
             layer: layer.name(),
             available: columns.describe(),

@@ -9,7 +9,7 @@ use gdal::spatial_ref::SpatialRef;
 use super::cpl;
 use super::crs::{AreaOfUse, CrsError, Transformer, WGS84};
 use super::error::SourceError;
-use super::options::CrsSetting;
+use super::options::SettingSource;
 
 /// The lowest `OSRFindMatches` confidence (percent) accepted as an
 /// identification. A .prj that differs from the EPSG definition only by
@@ -28,8 +28,9 @@ pub(super) struct SourceCrs {
     /// Where the CRS comes from, for error messages: "the manifest sets crs
     /// = …", "the file declares …".
     pub origin: String,
-    /// The setting that overrides the file's CRS, named in error messages.
-    pub setting: CrsSetting,
+    /// Where the setting that overrides the file's CRS comes from, for
+    /// error messages.
+    pub settings: SettingSource,
     /// The definition handed to PROJ: PROJJSON exported by GDAL, or the
     /// authority code of a CRS that carries one.
     definition: String,
@@ -37,7 +38,7 @@ pub(super) struct SourceCrs {
 
 impl SourceCrs {
     /// Resolves the CRS of `path`, read by GDAL driver `driver`: `spec_crs`
-    /// (given through `setting`) when set, else `file_srs`.
+    /// (given through `settings`) when set, else `file_srs`.
     ///
     /// # Errors
     /// [`SourceError::MissingCrs`] when neither is set,
@@ -46,7 +47,7 @@ impl SourceCrs {
         path: &str,
         driver: &str,
         spec_crs: Option<&str>,
-        setting: CrsSetting,
+        settings: SettingSource,
         file_srs: Option<SpatialRef>,
     ) -> Result<SourceCrs, SourceError> {
         let srs = match (spec_crs, file_srs) {
@@ -58,14 +59,14 @@ impl SourceCrs {
             (None, None) => {
                 return Err(SourceError::MissingCrs {
                     path: path.to_owned(),
-                    setting,
+                    settings,
                 });
             }
         };
         let mut crs = Self::from_srs(&srs);
-        crs.setting = setting;
+        crs.settings = settings;
         crs.origin = match spec_crs {
-            Some(definition) => format!("{setting} is {definition:?}"),
+            Some(definition) => format!("{} is {definition:?}", settings.name("crs")),
             None if driver == "GeoJSON" => format!(
                 "the file is GeoJSON, read as {} from its `crs` member or, without one, \
                  as WGS84 (RFC 7946)",
@@ -91,7 +92,7 @@ impl SourceCrs {
             geographic: srs.is_geographic(),
             area,
             origin: String::new(),
-            setting: CrsSetting::default(),
+            settings: SettingSource::default(),
             definition,
         }
     }
