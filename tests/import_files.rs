@@ -376,6 +376,21 @@ fn gtfs_tables_without_coordinates() {
     }
 }
 
+/// The STM's readme.txt is prose: GDAL reads a .txt file as CSV, so the
+/// import asks for coordinate columns, and the message says which.
+#[test]
+fn stm_readme_not_a_layer() {
+    let message = import_error(
+        "tests/fixtures/montreal-stm-stops/readme.txt",
+        named("asset", "fid"),
+    );
+    assert!(
+        message.contains("the form fields `x_field` and `y_field`"),
+        "{message}"
+    );
+    assert!(message.contains("`wkt_field`"), "{message}");
+}
+
 /// travaux_API.json is a JSON array of objects, not GeoJSON: ogrinfo
 /// reports "Unable to open datasource".
 #[test]
