@@ -472,3 +472,25 @@ fn all_rejected_names_first_id() {
         "{error}"
     );
 }
+
+/// A stored version counts features, not problems: 12 features have at
+/// least one problem (14 entries), and 4 of them were repaired and kept
+/// (unclosed, unclosed_bow_tie, short_hole, multi_short_shell).
+#[tokio::test]
+async fn version_counts_features_once() {
+    let prepared = polygons();
+    let dir = tempfile::tempdir().unwrap();
+    let store = repere::store::Store::open(None, dir.path()).await.unwrap();
+    let sha256 = "0".repeat(64);
+    let version = store
+        .put_version(
+            &prepared.layer,
+            repere::store::Origin::Import,
+            &sha256,
+            "gis-team",
+        )
+        .await
+        .unwrap();
+    assert_eq!(version.invalid_count, 12);
+    assert_eq!(version.repaired_count, 4);
+}

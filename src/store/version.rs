@@ -1,5 +1,6 @@
 //! Records of layer versions and activations, as both stores keep them.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -104,7 +105,7 @@ impl VersionInfo {
             attribution: info.attribution.clone(),
             licence: info.licence.clone(),
             feature_count: layer.features.len(),
-            invalid_count: layer.report.invalid.len(),
+            invalid_count: layer.report.invalid_feature_count(),
             repaired_count: repaired_count(layer),
             synthetic_id_count: layer.report.synthetic_ids.len(),
             origin,
@@ -116,16 +117,18 @@ impl VersionInfo {
     }
 }
 
-/// Invalid features that are still in the layer, so were repaired.
+/// Counts the features with a geometry problem that are still in the
+/// layer, so were repaired. A feature with several problems counts once.
 fn repaired_count(layer: &Layer) -> usize {
-    let kept: std::collections::HashSet<&str> =
-        layer.features.iter().map(|f| f.id.as_str()).collect();
-    layer
+    let kept: HashSet<&str> = layer.features.iter().map(|f| f.id.as_str()).collect();
+    let repaired: HashSet<&str> = layer
         .report
         .invalid
         .iter()
-        .filter(|invalid| kept.contains(invalid.id.as_str()))
-        .count()
+        .map(|invalid| invalid.id.as_str())
+        .filter(|id| kept.contains(id))
+        .collect();
+    repaired.len()
 }
 
 /// Returns the current instant, truncated to the microsecond.
