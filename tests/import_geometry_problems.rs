@@ -256,9 +256,10 @@ fn csv_bad_coordinates_empty() {
     assert_eq!(accounted(&prepared), 4);
 }
 
-/// GDAL cannot parse `POINT (nan 45.5)`, so that row has no geometry. The
-/// unclosed WKT ring is closed, and GEOS's "Too few points" on a line is
-/// no ring problem.
+/// GDAL cannot parse `POINT (nan 45.5)` nor `POINT (-73.6`, so those rows
+/// have no geometry, and the report tells them from a blank cell. The
+/// unclosed WKT ring is closed, and GEOS's "Too few points" on a line is no
+/// ring problem.
 #[test]
 fn csv_wkt_problems() {
     let prepared = import(
@@ -269,16 +270,35 @@ fn csv_wkt_problems() {
     let report = &prepared.layer.report;
     assert_eq!(kept_ids(&prepared), vec!["ok", "open", "line"]);
     let expected = vec![
-        ("nan", Empty, REJECTED),
+        ("nan", GeometryProblem::Other, REJECTED),
         ("open", UnclosedRing, CLOSED),
         ("line", GeometryProblem::Other, REPAIRED),
+        ("garbage", GeometryProblem::Other, REJECTED),
+        ("blank", Empty, REJECTED),
     ];
     assert_eq!(problems(report), expected);
+    let unparsed = "no geometry: column \"wkt\" is not WKT that GDAL can parse \
+                    (GDAL 3.6 also reads WKT with NaN or infinite coordinates this way)";
+    assert_eq!(reason(report, "nan", GeometryProblem::Other), unparsed);
+    assert_eq!(reason(report, "garbage", GeometryProblem::Other), unparsed);
     assert_eq!(
-        reason(report, "nan", Empty),
-        "no geometry (null): column \"wkt\" is empty or not WKT that GDAL reads"
+        reason(report, "blank", Empty),
+        "no geometry (null): column \"wkt\" is empty"
     );
-    assert_eq!(accounted(&prepared), 4);
+    assert_eq!(accounted(&prepared), 6);
+}
+
+/// The WKT column is the geometry, so it is not copied to the properties.
+#[test]
+fn csv_wkt_not_a_property() {
+    let prepared = import(
+        "geometry-problems/shapes.csv",
+        json!({"kind": "asset", "id_field": "code", "name_field": "name",
+               "wkt_field": "wkt", "crs": "EPSG:4326"}),
+    );
+    let first = &prepared.layer.features[0];
+    let keys: Vec<&String> = first.properties.keys().collect();
+    assert_eq!(keys, vec!["code", "name"]);
 }
 
 /// The JSON report names each kind of problem in snake case.

@@ -29,7 +29,7 @@ pub struct ImportArgs {
     /// Layer kind, which decides how context queries read it: district, asset or work.
     #[arg(long, value_parser = parse_kind)]
     pub kind: LayerKind,
-    /// Attribute holding each feature's id (`fid` for the GDAL FID).
+    /// Attribute holding each feature's id; `fid` reads the GDAL FID unless a column has that name.
     #[arg(long, value_name = "FIELD")]
     pub id_field: String,
     /// Attribute holding each feature's display name.

@@ -34,7 +34,9 @@ use crate::store::{Origin, Store, StoreError, sha256_file};
 #[serde(deny_unknown_fields)]
 pub struct ImportOptions {
     pub kind: LayerKind,
-    /// The attribute holding each feature's id (`fid` for the GDAL FID).
+    /// The attribute holding each feature's id: `fid` means the GDAL FID
+    /// (0-based in a Shapefile, 1-based in a CSV) unless the file has a
+    /// column named `fid`.
     pub id_field: String,
     /// The attribute holding each feature's display name.
     pub name_field: String,

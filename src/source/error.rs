@@ -18,6 +18,19 @@ pub enum SourceError {
         table: String,
         available: String,
     },
+    #[error("{path} contains no features")]
+    NoFeatures { path: String },
+    #[error(
+        "{path}: the `where` filter {filter:?} ({}) leaves 0 of {count} features: check the filter",
+        settings.name("where")
+    )]
+    FilterLeavesNone {
+        path: String,
+        filter: String,
+        /// The features of the source before the filter.
+        count: usize,
+        settings: SettingSource,
+    },
     #[error("{path}: invalid `where` filter {filter:?}: {message}")]
     Filter {
         path: String,

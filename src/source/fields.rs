@@ -14,7 +14,14 @@ pub(super) struct Columns {
     /// GeoJSON `id` property), when the driver names one, else `id` for
     /// GeoJSON, whose integer `id` members become feature ids.
     fid_column: Option<String>,
+    /// A column left out of the properties: the CSV column of WKT
+    /// geometries, which GDAL has already read as the geometry.
+    hidden: Option<usize>,
 }
+
+/// The `id_field` value that names the GDAL feature id (FID) in any format,
+/// unless the layer has a column of that name.
+pub(super) const FID: &str = "fid";
 
 /// The origin of feature ids.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +49,7 @@ impl Columns {
             names,
             types,
             fid_column,
+            hidden: None,
         }
     }
 
@@ -56,33 +64,51 @@ impl Columns {
         &self.names[index]
     }
 
-    /// Returns the origin of ids for `id_field`: a column, or the feature id
-    /// when `id_field` names the layer's FID column and no column has that name.
+    /// Returns the origin of ids for `id_field`: a column, else the GDAL
+    /// feature id when `id_field` is `fid` or names the layer's FID column.
+    /// A column named `fid` wins over the feature id.
     pub fn id_source(&self, id_field: &str) -> Option<IdSource> {
         if let Some(index) = self.index(id_field) {
             return Some(IdSource::Column(index));
         }
-        let is_fid = self
-            .fid_column
-            .as_deref()
-            .is_some_and(|f| f.eq_ignore_ascii_case(id_field));
+        let is_fid = id_field.eq_ignore_ascii_case(FID)
+            || self
+                .fid_column
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(id_field));
         is_fid.then_some(IdSource::Fid)
     }
 
-    /// Lists the column names and the FID column, for error messages.
+    /// Lists the column names and the names of the feature id, for error
+    /// messages.
     pub fn describe(&self) -> String {
         let mut names = self.names.clone();
-        if let Some(fid) = &self.fid_column {
+        let fid_column = self
+            .fid_column
+            .as_deref()
+            .filter(|name| !name.eq_ignore_ascii_case(FID));
+        if let Some(fid) = fid_column {
             names.push(format!("{fid} (feature id)"));
+        }
+        if self.index(FID).is_none() {
+            names.push(format!("{FID} (feature id)"));
         }
         names.join(", ")
     }
 
-    /// Reads all attributes of `feature` as JSON, in column order.
+    /// Leaves column `index` out of [`Columns::properties`].
+    pub fn hide(&mut self, index: usize) {
+        self.hidden = Some(index);
+    }
+
+    /// Reads the attributes of `feature` as JSON, in column order, without
+    /// the hidden column.
     pub fn properties(&self, feature: &Feature<'_>) -> Map<String, Value> {
         let mut properties = Map::with_capacity(self.names.len());
         for (index, name) in self.names.iter().enumerate() {
-            properties.insert(name.clone(), self.value(feature, index));
+            if self.hidden != Some(index) {
+                properties.insert(name.clone(), self.value(feature, index));
+            }
         }
         properties
     }

@@ -15,6 +15,7 @@ mod error;
 mod fields;
 mod geometry;
 mod ids;
+mod lockdown;
 mod open;
 mod options;
 mod read;
@@ -23,6 +24,7 @@ mod srs;
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
+pub use lockdown::lock_down_gdal;
 pub use open::layer_names;
 pub use options::{ReadProgress, SettingSource, SourceOptions};
 
@@ -49,22 +51,23 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     let path = spec.path.display().to_string();
     let dataset = open::open(spec, options, &path)?;
     let mut source = open::select_layer(&dataset, options.table.as_deref(), &path)?;
-    // The OSM driver returns -1 (u64::MAX through the gdal crate): it cannot
-    // count without reading the file.
-    let counted = i64::try_from(source.feature_count())
-        .ok()
-        .and_then(|count| usize::try_from(count).ok());
+    let counted = count_features(&mut source, spec.filter.is_some());
+    if counted == Some(0) {
+        return Err(SourceError::NoFeatures { path });
+    }
     let mut report = LoadReport {
         read_count: counted.unwrap_or(0),
         ..LoadReport::default()
     };
-    if let Some(filter) = &spec.filter {
-        report.filtered_count = open::apply_filter(&mut source, filter, &path)?;
-    }
     let progress = options.progress.as_deref();
-    if let (Some(progress), Some(count)) = (progress, counted) {
-        let total = count.saturating_sub(report.filtered_count);
-        progress.set_total(u64::try_from(total).unwrap_or(u64::MAX));
+    if let Some(filter) = &spec.filter {
+        let left_out = open::apply_filter(&mut source, filter, &path)?;
+        if let (Some(progress), Some(count)) = (progress, counted) {
+            let total = count.saturating_sub(left_out);
+            progress.set_total(u64::try_from(total).unwrap_or(u64::MAX));
+        }
+    } else if let (Some(progress), Some(count)) = (progress, counted) {
+        progress.set_total(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     let driver = dataset.driver().short_name();
@@ -88,16 +91,76 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     let wkt_field = options.wkt_field.as_deref();
     let reader = Reader::new(spec, &path, &crs, transformer, &source, &driver, wkt_field)?;
     let features = reader.read(&mut source, &mut report, progress)?;
-    if counted.is_none() {
-        // NOTE: without a count before the filter, the features left out by
-        // `where` are not counted either, so filtered_count stays 0.
-        report.read_count = features.len() + report.rejected.len();
-        report.filtered_count = 0;
-    }
+    settle_counts(&mut report, counted, features.len(), &path)?;
+    check_filter_leaves_some(spec, &path, &features, &report, options.settings)?;
     check_not_all_rejected(spec, &path, &features, &report, options.settings)?;
     let layer = Layer::new(layer_info(spec, &crs), features, report);
     log_report(&layer);
     Ok(layer)
+}
+
+/// Counts the features of `source` before any filter. The OSM driver
+/// cannot count without reading the file (`OGR_L_GetFeatureCount` returns
+/// -1), so with a filter to apply the features are counted in a first
+/// read of the layer. That costs about what `ogrinfo -sql "SELECT COUNT(*)
+/// FROM points"` takes, 0.2 s for the 685 kB Helsinki extract in
+/// tests/fixtures on a 2-core machine. Without a filter the read itself
+/// counts them, so this returns `None`.
+fn count_features(source: &mut gdal::vector::Layer<'_>, filtered: bool) -> Option<usize> {
+    // A count of -1 arrives as u64::MAX through the gdal crate.
+    let counted = i64::try_from(source.feature_count())
+        .ok()
+        .and_then(|count| usize::try_from(count).ok());
+    if counted.is_some() || !filtered {
+        return counted;
+    }
+    Some(source.features().count())
+}
+
+/// Sets the report's `read_count`, when no count came before the read, and
+/// `filtered_count`: every feature read from the filtered layer is either
+/// kept or rejected, so the rest of the count was left out by the filter.
+fn settle_counts(
+    report: &mut LoadReport,
+    counted: Option<usize>,
+    kept: usize,
+    path: &str,
+) -> Result<(), SourceError> {
+    let read = kept + report.rejected.len();
+    let Some(count) = counted else {
+        if read == 0 {
+            return Err(SourceError::NoFeatures {
+                path: path.to_owned(),
+            });
+        }
+        report.read_count = read;
+        return Ok(());
+    };
+    report.filtered_count = count.saturating_sub(read);
+    Ok(())
+}
+
+/// Rejects a `where` filter that leaves out every feature of a source
+/// that has some: a version stored without features would match no request.
+fn check_filter_leaves_some(
+    spec: &LayerSpec,
+    path: &str,
+    features: &[crate::layer::Feature],
+    report: &LoadReport,
+    settings: SettingSource,
+) -> Result<(), SourceError> {
+    let Some(filter) = &spec.filter else {
+        return Ok(());
+    };
+    if !features.is_empty() || !report.rejected.is_empty() {
+        return Ok(());
+    }
+    Err(SourceError::FilterLeavesNone {
+        path: path.to_owned(),
+        filter: filter.clone(),
+        count: report.read_count,
+        settings,
+    })
 }
 
 /// Rejects a layer left empty although its source had features: a layer of

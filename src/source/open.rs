@@ -106,7 +106,9 @@ fn open_options(
         && let Some(wkt) = &source_options.wkt_field
     {
         options.push(format!("GEOM_POSSIBLE_NAMES={wkt}"));
-        options.push("KEEP_GEOM_COLUMNS=NO".to_owned());
+        // The reader checks that the column exists and tells an empty cell
+        // from text GDAL cannot parse, then leaves it out of the properties.
+        options.push("KEEP_GEOM_COLUMNS=YES".to_owned());
     } else if format == Format::Csv {
         let (Some(x), Some(y)) = (&spec.x_field, &spec.y_field) else {
             return Err(SourceError::CsvColumns {

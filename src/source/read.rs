@@ -12,8 +12,8 @@ use super::ids::IdAssigner;
 use super::options::ReadProgress;
 use super::srs::SourceCrs;
 use crate::layer::{
-    ActiveInterval, Feature, InvalidGeometry, LayerKind, LoadReport, RejectedFeature,
-    TimeParseError, WorkTimeFormat,
+    ActiveInterval, Feature, GeometryProblem, InvalidGeometry, LayerKind, LoadReport,
+    RejectedFeature, TimeParseError, WorkTimeFormat,
 };
 use crate::manifest::LayerSpec;
 
@@ -29,6 +29,8 @@ pub(super) struct Reader<'a> {
     name: usize,
     start: Option<usize>,
     end: Option<usize>,
+    /// The CSV column of WKT geometries.
+    wkt: Option<usize>,
     times: WorkTimeFormat,
     /// The reason reported for a feature without geometry.
     null_reason: String,
@@ -60,7 +62,7 @@ impl<'a> Reader<'a> {
         driver: &str,
         wkt_field: Option<&str>,
     ) -> Result<Self, SourceError> {
-        let columns = Columns::of_layer(layer, driver);
+        let mut columns = Columns::of_layer(layer, driver);
         let missing = |setting: &'static str, field: &str| SourceError::MissingField {
             path: path.to_owned(),
             setting,
@@ -84,6 +86,16 @@ impl<'a> Reader<'a> {
         };
         let start = optional("start_field", &spec.start_field)?;
         let end = optional("end_field", &spec.end_field)?;
+        let wkt = optional("wkt_field", &wkt_field.map(str::to_owned))?;
+        if driver == "CSV" && wkt.is_none() {
+            optional("x_field", &spec.x_field)?;
+            optional("y_field", &spec.y_field)?;
+        }
+        if let Some(index) = wkt
+            && ![Some(name), start, end].contains(&Some(index))
+        {
+            columns.hide(index);
+        }
         Ok(Reader {
             spec,
             path,
@@ -93,6 +105,7 @@ impl<'a> Reader<'a> {
             name,
             start,
             end,
+            wkt,
             times: WorkTimeFormat::new(spec.datetime_format.clone(), spec.tz()),
             columns,
             null_reason: null_reason(spec, wkt_field),
@@ -145,6 +158,10 @@ impl<'a> Reader<'a> {
     /// first, so that a feature rejected for its dates still has its
     /// geometry problems reported.
     fn draft(&self, source: &OgrFeature<'_>, fid: i64) -> (Result<Draft, Problem>, Vec<Finding>) {
+        if let Some(reason) = self.unparsed_wkt(source) {
+            let finding = Finding::rejected(GeometryProblem::Other, reason.clone());
+            return (Err(Problem::Reject(reason)), vec![finding]);
+        }
         let site = Site {
             path: self.path,
             fid,
@@ -170,6 +187,24 @@ impl<'a> Reader<'a> {
             })
         });
         (drafted, shaped.findings)
+    }
+
+    /// Explains a null geometry read from a WKT cell that is not empty:
+    /// GDAL leaves the geometry null when it cannot parse the text.
+    fn unparsed_wkt(&self, source: &OgrFeature<'_>) -> Option<String> {
+        let index = self.wkt?;
+        // SAFETY: the returned geometry belongs to the feature and is only
+        // compared with null.
+        let geometry = unsafe { gdal_sys::OGR_F_GetGeometryRef(source.c_feature()) };
+        if !geometry.is_null() {
+            return None;
+        }
+        value_text(&self.columns.value(source, index))?;
+        let column = self.columns.name(index);
+        Some(format!(
+            "no geometry: column {column:?} is not WKT that GDAL can parse \
+             (GDAL 3.6 also reads WKT with NaN or infinite coordinates this way)"
+        ))
     }
 
     /// Returns the source's id for feature `fid`, if it has one.
@@ -235,7 +270,7 @@ impl<'a> Reader<'a> {
 /// geometry rather than with a non-finite coordinate.
 fn null_reason(spec: &LayerSpec, wkt_field: Option<&str>) -> String {
     if let Some(wkt) = wkt_field {
-        return format!("no geometry (null): column {wkt:?} is empty or not WKT that GDAL reads");
+        return format!("no geometry (null): column {wkt:?} is empty");
     }
     match (&spec.x_field, &spec.y_field) {
         (Some(x), Some(y)) => format!(
