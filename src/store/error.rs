@@ -65,6 +65,18 @@ pub enum StoreError {
         field: &'static str,
         value: usize,
     },
+    /// The row reserved by an import was removed before the import ended,
+    /// by another process that judged the import abandoned.
+    #[error(
+        "version {version} of layer {layer:?} was removed from GeoPackage {path} while it \
+         was being imported, as an abandoned import, by another process opening the file: \
+         import the file again"
+    )]
+    ImportRemoved {
+        path: PathBuf,
+        layer: String,
+        version: u32,
+    },
     #[error("a GeoPackage task for layer {layer:?} failed: {source}")]
     Task {
         layer: String,

@@ -7,8 +7,10 @@
 //! the first reserves its number with a row marked incomplete, the second
 //! writes the features and marks the row complete. Readers skip incomplete
 //! rows, so an import that crashed leaves no half version visible. An import
-//! that fails drops its table; one killed midway leaves an empty table that
-//! QGIS lists but the store never reads.
+//! that fails drops its table. One killed midway leaves its incomplete row
+//! and its table, which QGIS lists but the store never reads, until the
+//! store is opened again and removes them (see `leftovers` for when an
+//! import counts as abandoned).
 //!
 //! GDAL calls block, so each operation runs on `spawn_blocking` with a
 //! dataset of its own (GDAL datasets are not `Sync`), and a mutex keeps one
@@ -20,6 +22,7 @@
 //! keeps version numbers distinct.
 
 mod features;
+mod leftovers;
 mod queries;
 mod sql;
 mod tables;
@@ -292,5 +295,6 @@ fn create_if_missing(path: &Path) -> Result<(), StoreError> {
             .and_then(|driver| driver.create_vector_only(path))
             .map_err(gdal_error(path, "create the GeoPackage"))?
     };
-    tables::create_if_missing(&mut ds, path)
+    tables::create_if_missing(&mut ds, path)?;
+    leftovers::remove_abandoned(&mut ds, path)
 }

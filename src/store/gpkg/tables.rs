@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use gdal::Dataset;
 use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 
-use super::gdal_error;
 use super::queries::{active_version_at, select_version, version_not_found};
 use super::sql::{execute, int, query_rows, sql_optional_text, sql_text};
+use super::{gdal_error, leftovers};
 use crate::store::StoreError;
 use crate::store::record::format_instant;
 use crate::store::version::{Activation, VersionInfo, now_micros};
@@ -40,6 +40,10 @@ const VERSION_FIELDS: &[(&str, OGRFieldType::Type)] = &[
     ("activated_by", OGRFieldType::OFTString),
     // 0 while the import runs, 1 once every feature is written.
     ("complete", OGRFieldType::OFTInteger),
+    // The host name and process id of the import, NULL in rows written by
+    // builds that did not record them. See `leftovers`.
+    ("writer_host", OGRFieldType::OFTString),
+    ("writer_pid", OGRFieldType::OFTInteger64),
 ];
 
 const ACTIVATION_FIELDS: &[(&str, OGRFieldType::Type)] = &[
@@ -69,15 +73,16 @@ pub(super) fn create_if_missing(ds: &mut Dataset, path: &Path) -> Result<(), Sto
     )
 }
 
-/// Creates an attribute table (a GeoPackage table without geometry) once.
+/// Creates an attribute table (a GeoPackage table without geometry) once,
+/// and adds the columns a file written by an older build lacks.
 fn create_table(
     ds: &mut Dataset,
     path: &Path,
     name: &str,
     fields: &[(&str, OGRFieldType::Type)],
 ) -> Result<(), StoreError> {
-    if ds.layer_by_name(name).is_ok() {
-        return Ok(());
+    if let Ok(table) = ds.layer_by_name(name) {
+        return add_missing_fields(&table, path, name, fields);
     }
     let options = LayerOptions {
         name,
@@ -90,6 +95,26 @@ fn create_table(
     table
         .create_defn_fields(fields)
         .map_err(gdal_error(path, format!("add the columns of table {name}")))
+}
+
+fn add_missing_fields(
+    table: &gdal::vector::Layer<'_>,
+    path: &Path,
+    name: &str,
+    fields: &[(&str, OGRFieldType::Type)],
+) -> Result<(), StoreError> {
+    let missing: Vec<(&str, OGRFieldType::Type)> = fields
+        .iter()
+        .filter(|(field, _)| table.defn().field_index(field).is_err())
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    table.create_defn_fields(&missing).map_err(gdal_error(
+        path,
+        format!("add the new columns of table {name}"),
+    ))
 }
 
 /// Reserves the next version number of a layer with a row marked
@@ -129,8 +154,9 @@ fn insert_version_sql(info: &VersionInfo) -> String {
     format!(
         "INSERT INTO repere_versions (layer, version, kind, source_file, source_sha256, \
          source_crs, attribution, licence, feature_count, invalid_count, repaired_count, \
-         synthetic_id_count, origin, load_report, imported_at, complete) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0)",
+         synthetic_id_count, origin, load_report, imported_at, complete, writer_host, \
+         writer_pid) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {})",
         sql_text(&info.layer),
         info.version,
         sql_text(info.kind.as_str()),
@@ -146,28 +172,47 @@ fn insert_version_sql(info: &VersionInfo) -> String {
         sql_text(info.origin.as_str()),
         sql_text(&report),
         sql_text(&format_instant(info.imported_at)),
+        sql_text(leftovers::host_name()),
+        std::process::id(),
     )
 }
 
 /// Marks a version complete, with the instant its import ended. Runs inside
-/// the transaction that wrote its features.
+/// the transaction that wrote its features. Fails when the reserved row is
+/// gone or no longer this process's, because another process removed it as
+/// an abandoned import (see `leftovers`): the transaction then rolls back.
 pub(super) fn mark_complete(
     ds: &Dataset,
     path: &Path,
     layer: &str,
     version: u32,
 ) -> Result<(), StoreError> {
+    let row = own_row_condition(layer, version);
     let sql = format!(
-        "UPDATE repere_versions SET complete = 1, imported_at = {} \
-         WHERE layer = {} AND version = {version}",
+        "UPDATE repere_versions SET complete = 1, imported_at = {} WHERE {row} AND complete = 0",
         sql_text(&format_instant(now_micros())),
-        sql_text(layer),
     );
-    execute(
-        ds,
-        path,
-        &sql,
-        &format!("complete version {version} of layer {layer:?}"),
+    let operation = format!("complete version {version} of layer {layer:?}");
+    execute(ds, path, &sql, &operation)?;
+    let check = format!("SELECT count(*) AS n FROM repere_versions WHERE {row} AND complete = 1");
+    let completed = query_rows(ds, path, &check, |f| int(f, "n"))?;
+    if completed.first().copied().flatten() == Some(1) {
+        return Ok(());
+    }
+    Err(StoreError::ImportRemoved {
+        path: path.to_owned(),
+        layer: layer.to_owned(),
+        version,
+    })
+}
+
+/// The SQL condition matching the row this process reserved for `version`.
+fn own_row_condition(layer: &str, version: u32) -> String {
+    format!(
+        "layer = {} AND version = {version} AND writer_host = {} AND writer_pid = {}",
+        sql_text(layer),
+        sql_text(leftovers::host_name()),
+        std::process::id(),
     )
 }
 
