@@ -15,7 +15,6 @@ mod error;
 mod fields;
 mod geometry;
 mod ids;
-mod lockdown;
 mod open;
 mod options;
 mod read;
@@ -24,7 +23,6 @@ mod srs;
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
-pub use lockdown::lock_down_gdal;
 pub use open::layer_names;
 pub use options::{ReadProgress, SettingSource, SourceOptions};
 
