@@ -82,7 +82,8 @@ fn form_fields() -> SettingSource {
 /// A failed import. Nothing is written when an import fails.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("layer name {name:?} is invalid: {message}")]
+    /// `message`, from [`validate_layer_name`], names the layer.
+    #[error("{message}")]
     LayerName { name: String, message: String },
     #[error("{file}: {}{message}", entry.as_ref().map(|e| format!("entry {e:?}: ")).unwrap_or_default())]
     Archive {
