@@ -320,6 +320,12 @@ pub async fn commit(
     Ok(report)
 }
 
+/// Returns the report of a dry run where no store exists yet, so no
+/// version is active and the report has no diff.
+pub fn report_without_store(prepared: &Prepared, commit: &Commit) -> ImportReport {
+    new_report(prepared, commit, None)
+}
+
 fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> ImportReport {
     let layer = &prepared.layer;
     let load = &layer.report;
