@@ -346,6 +346,7 @@ fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> Impor
         invalid: load.invalid.clone(),
         rejected: load.rejected.clone(),
         synthetic_ids: load.synthetic_ids.clone(),
+        undecodable: load.undecodable.clone(),
         diff,
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::layer::{InvalidGeometry, LayerKind, RejectedFeature, SyntheticId};
+use crate::layer::{InvalidGeometry, LayerKind, RejectedFeature, SyntheticId, UndecodableText};
 use crate::store::Diff;
 
 /// The outcome of an import, returned as JSON.
@@ -38,6 +38,10 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedFeature>,
     /// Ids made up because the id field was missing or repeated.
     pub synthetic_ids: Vec<SyntheticId>,
+    /// Kept features with text that did not decode (U+FFFD), by id with
+    /// the attributes concerned: set `encoding` for a Shapefile, or convert
+    /// the file to UTF-8.
+    pub undecodable: Vec<UndecodableText>,
     /// Changes from the active version, absent when none is active.
     pub diff: Option<Diff>,
 }

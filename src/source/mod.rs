@@ -227,6 +227,13 @@ fn log_report(layer: &Layer) {
             "geometry problem"
         );
     }
+    if !report.undecodable.is_empty() {
+        tracing::warn!(
+            layer = %name,
+            features = report.undecodable.len(),
+            "layer has text that did not decode: set `encoding` or convert the file to UTF-8"
+        );
+    }
     for synthetic in &report.synthetic_ids {
         tracing::debug!(layer = %name, id = %synthetic.id, reason = %synthetic.reason, "synthetic id");
     }
