@@ -175,7 +175,7 @@ fn assert_stored(label: &str, stored: &Value, returned: &Value) {
     for key in VERSION_KEYS {
         assert_eq!(stored[key], returned[key], "{label}: {key}");
     }
-    assert_eq!(stored["report"]["format"], 2, "{label}: report format");
+    assert_eq!(stored["report"]["format"], 3, "{label}: report format");
 }
 
 /// Checks the report of version 1 against the file it was read from.

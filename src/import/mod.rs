@@ -82,8 +82,7 @@ fn form_fields() -> SettingSource {
 /// A failed import. Nothing is written when an import fails.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// `message`, from [`validate_layer_name`], names the layer.
-    #[error("{message}")]
+    #[error("layer name {name:?} is invalid: {message}")]
     LayerName { name: String, message: String },
     #[error("{file}: {}{message}", entry.as_ref().map(|e| format!("entry {e:?}: ")).unwrap_or_default())]
     Archive {
@@ -304,13 +303,18 @@ pub async fn commit(
     let layer = &prepared.layer;
     if commit.dry_run {
         let diff = store.diff_with_active(layer).await?;
-        return Ok(new_report(prepared, commit, diff));
+        let mut report = new_report(prepared, commit, diff);
+        report.same_file_as = store
+            .latest_version_with_sha256(&layer.info.name, &prepared.source_sha256)
+            .await?;
+        return Ok(report);
     }
     let stored = store
         .put_version(layer, Origin::Import, &prepared.source_sha256, &commit.by)
         .await?;
     let mut report = new_report(prepared, commit, stored.report.diff);
     report.version = Some(stored.version);
+    report.same_file_as = stored.report.same_file_as;
     if commit.activate {
         store
             .activate(&layer.info.name, stored.version, &commit.by)
@@ -318,12 +322,6 @@ pub async fn commit(
         report.activated = true;
     }
     Ok(report)
-}
-
-/// Returns the report of a dry run where no store exists yet, so no
-/// version is active and the report has no diff.
-pub fn report_without_store(prepared: &Prepared, commit: &Commit) -> ImportReport {
-    new_report(prepared, commit, None)
 }
 
 fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> ImportReport {
@@ -346,7 +344,7 @@ fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> Impor
         invalid: load.invalid.clone(),
         rejected: load.rejected.clone(),
         synthetic_ids: load.synthetic_ids.clone(),
-        undecodable: load.undecodable.clone(),
         diff,
+        same_file_as: None,
     }
 }

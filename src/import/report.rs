@@ -44,4 +44,7 @@ pub struct ImportReport {
     pub undecodable: Vec<UndecodableText>,
     /// Changes from the active version, absent when none is active.
     pub diff: Option<Diff>,
+    /// The latest version of the layer read from a file with the same
+    /// SHA-256, absent when none was: the import repeats that version.
+    pub same_file_as: Option<u32>,
 }

@@ -15,6 +15,7 @@ mod error;
 mod fields;
 mod geometry;
 mod ids;
+mod lockdown;
 mod open;
 mod options;
 mod read;
@@ -23,6 +24,7 @@ mod srs;
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
+pub use lockdown::lock_down_gdal;
 pub use open::layer_names;
 pub use options::{ReadProgress, SettingSource, SourceOptions};
 
@@ -225,13 +227,6 @@ fn log_report(layer: &Layer) {
             reason = %invalid.reason,
             action = %invalid.action,
             "geometry problem"
-        );
-    }
-    if !report.undecodable.is_empty() {
-        tracing::warn!(
-            layer = %name,
-            features = report.undecodable.len(),
-            "layer has text that did not decode: set `encoding` or convert the file to UTF-8"
         );
     }
     for synthetic in &report.synthetic_ids {

@@ -83,10 +83,14 @@ impl Store {
         source_sha256: &str,
         imported_by: &str,
     ) -> Result<VersionInfo, StoreError> {
-        // NOTE: the diff is taken before the write begins, so an activation
-        // by another instance in between is not reflected in it.
+        // NOTE: the diff and the same-file version are taken before the
+        // write begins, so an activation or import by another instance in
+        // between is not reflected in them.
         let diff = self.diff_with_active(layer).await?;
-        let report = VersionReport::new(layer, imported_by, diff);
+        let same_file_as = self
+            .latest_version_with_sha256(&layer.info.name, source_sha256)
+            .await?;
+        let report = VersionReport::new(layer, imported_by, diff, same_file_as);
         let info = match self {
             Store::GeoPackage(store) => {
                 store
@@ -104,6 +108,7 @@ impl Store {
             version = info.version,
             origin = %info.origin,
             features = info.feature_count,
+            same_file_as = info.report.same_file_as,
             "layer version stored"
         );
         Ok(info)
@@ -121,6 +126,22 @@ impl Store {
         };
         let old = self.load_version(name, active).await?;
         Ok(Some(diff(&old, layer, active)))
+    }
+
+    /// Returns the latest complete version of `layer` whose source file has
+    /// the SHA-256 `source_sha256`, `None` when there is none (also for a
+    /// layer not in the store).
+    pub async fn latest_version_with_sha256(
+        &self,
+        layer: &str,
+        source_sha256: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        match self {
+            Store::GeoPackage(store) => {
+                store.latest_version_with_sha256(layer, source_sha256).await
+            }
+            Store::Postgis(store) => store.latest_version_with_sha256(layer, source_sha256).await,
+        }
     }
 
     /// Makes `version` the active version of `layer` and logs who did it.

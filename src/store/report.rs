@@ -16,8 +16,9 @@ use crate::layer::{Layer, LoadReport};
 /// when it was stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionReport {
-    /// 2 for a report with every key. 1 for a row stored before
-    /// `bbox_wgs84`, `imported_by` and `diff` were kept: those are then
+    /// 3 for a report with every key. 2 for a row stored before
+    /// `same_file_as` was kept, and 1 for one stored before `bbox_wgs84`,
+    /// `imported_by` and `diff` were kept: the keys added later are then
     /// null, whatever the import found.
     #[serde(default = "load_report_format")]
     pub format: u32,
@@ -37,6 +38,11 @@ pub struct VersionReport {
     /// absent when none was.
     #[serde(default)]
     pub diff: Option<Diff>,
+    /// The latest complete version of the layer whose source file had the
+    /// same SHA-256 when this one was stored, absent when none had: a
+    /// re-import of an unchanged file.
+    #[serde(default)]
+    pub same_file_as: Option<u32>,
 }
 
 fn load_report_format() -> u32 {
@@ -47,14 +53,21 @@ impl VersionReport {
     /// The format of rows that hold only a [`LoadReport`].
     pub const LOAD_REPORT_FORMAT: u32 = 1;
     /// The format written by this build.
-    pub const FORMAT: u32 = 2;
+    pub const FORMAT: u32 = 3;
 
     /// Builds the report of `layer`, imported by `imported_by`, with its
-    /// diff from the active version.
-    pub fn new(layer: &Layer, imported_by: &str, diff: Option<Diff>) -> Self {
+    /// diff from the active version and the latest version read from the
+    /// same file.
+    pub fn new(
+        layer: &Layer,
+        imported_by: &str,
+        diff: Option<Diff>,
+        same_file_as: Option<u32>,
+    ) -> Self {
         VersionReport {
             imported_by: Some(imported_by.to_owned()),
             diff,
+            same_file_as,
             ..Self::of_layer(layer)
         }
     }
@@ -68,6 +81,7 @@ impl VersionReport {
             bbox_wgs84: layer.info.bbox,
             imported_by: None,
             diff: None,
+            same_file_as: None,
         }
     }
 }
@@ -108,6 +122,7 @@ mod tests {
         assert_eq!(report.bbox_wgs84, None);
         assert_eq!(report.imported_by, None);
         assert_eq!(report.diff, None);
+        assert_eq!(report.same_file_as, None);
     }
 
     /// An older build reads the column as a `LoadReport`, ignoring the
@@ -125,8 +140,17 @@ mod tests {
             geometry_changed: Default::default(),
             properties_changed: Default::default(),
         });
+        report.same_file_as = Some(2);
         let written = serde_json::to_value(&report).unwrap();
-        for key in ["format", "bbox_wgs84", "imported_by", "diff", "read_count"] {
+        let keys = [
+            "format",
+            "bbox_wgs84",
+            "imported_by",
+            "diff",
+            "same_file_as",
+            "read_count",
+        ];
+        for key in keys {
             assert!(written.get(key).is_some(), "{key} in {written}");
         }
         let load: LoadReport = serde_json::from_value(written.clone()).unwrap();

@@ -190,6 +190,18 @@ impl GpkgStore {
         .await
     }
 
+    pub async fn latest_version_with_sha256(
+        &self,
+        layer: &str,
+        source_sha256: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        let (name, sha256) = (layer.to_owned(), source_sha256.to_owned());
+        self.run_read(layer, move |ds, path| {
+            queries::latest_version_with_sha256(ds, path, &name, &sha256)
+        })
+        .await
+    }
+
     pub async fn layers(&self) -> Result<Vec<LayerSummary>, StoreError> {
         self.run_read("*", queries::select_layers).await
     }

@@ -84,6 +84,22 @@ pub(super) fn select_last_manifest_version(
     first_version(ds, path, &sql)
 }
 
+pub(super) fn latest_version_with_sha256(
+    ds: &Dataset,
+    path: &Path,
+    layer: &str,
+    source_sha256: &str,
+) -> Result<Option<u32>, StoreError> {
+    let sql = format!(
+        "SELECT max(version) AS latest FROM repere_versions \
+         WHERE layer = {} AND source_sha256 = {} AND complete = 1",
+        sql_text(layer),
+        sql_text(source_sha256)
+    );
+    let rows = query_rows(ds, path, &sql, |f| int(f, "latest"))?;
+    Ok(rows.first().copied().flatten().map(|v| v as u32))
+}
+
 /// Whether an operator imported a later version, or another version was
 /// activated, since `info` was imported.
 pub(super) fn changed_since(

@@ -211,6 +211,16 @@ impl PgStore {
         }))
     }
 
+    /// Returns the latest version of `layer` whose source file has the
+    /// SHA-256 `source_sha256`.
+    pub async fn latest_version_with_sha256(
+        &self,
+        layer: &str,
+        source_sha256: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        rows::latest_version_with_sha256(&self.pool, layer, source_sha256).await
+    }
+
     /// Lists the layers in the store, by name.
     pub async fn layers(&self) -> Result<Vec<LayerSummary>, StoreError> {
         rows::select_layers(&self.pool).await

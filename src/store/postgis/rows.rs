@@ -163,6 +163,22 @@ pub(super) async fn select_last_manifest_version<'e>(
     row.as_ref().map(version_from_row).transpose()
 }
 
+pub(super) async fn latest_version_with_sha256<'e>(
+    executor: impl PgExecutor<'e>,
+    layer: &str,
+    source_sha256: &str,
+) -> Result<Option<u32>, StoreError> {
+    let latest: Option<i32> = sqlx::query_scalar(
+        "SELECT max(version) FROM layer_versions WHERE layer = $1 AND source_sha256 = $2",
+    )
+    .bind(layer)
+    .bind(source_sha256)
+    .fetch_one(executor)
+    .await
+    .map_err(db(layer, "find the versions with the same source file of"))?;
+    Ok(latest.map(|v| v as u32))
+}
+
 /// Whether an operator imported a later version, or another version was
 /// activated, since `info` was imported.
 pub(super) async fn changed_since<'e>(
