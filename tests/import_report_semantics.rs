@@ -230,3 +230,64 @@ fn osm_unfiltered_counts() {
     assert_eq!(report.read_count, all);
     assert_eq!(report.filtered_count, 0);
 }
+
+fn undecodable_fields(prepared: &Prepared, id: &str) -> Vec<String> {
+    let report = &prepared.layer.report;
+    let found = report.undecodable.iter().find(|u| u.id == id);
+    found.map(|u| u.fields.clone()).unwrap_or_default()
+}
+
+#[test]
+fn unknown_encoding_rejected() {
+    let value = json!({"kind": "district", "id_field": "NO_DIS", "name_field": "NM_DIS",
+                       "encoding": "KLINGON"});
+    let message = prepare_error(&repo_file(LAVAL_SHP), value);
+    assert!(
+        message.contains("the form field `encoding` \"KLINGON\" is not an encoding"),
+        "{message}"
+    );
+    assert!(message.contains("CP1252, ISO-8859-1 or UTF-8"), "{message}");
+}
+
+/// The Laval DBF is cp1252. Read as UTF-8, its accented letters do not
+/// decode: `ogrinfo -al` shows DESC_EVENM "Élection générale" in all 21
+/// districts, and NM_DIS "Sainte-Dorothée" in district 16 while district 8
+/// is "Vimont".
+#[test]
+fn wrong_encoding_lists_undecodable() {
+    let value = json!({"kind": "district", "id_field": "NO_DIS", "name_field": "NM_DIS",
+                       "encoding": "UTF-8"});
+    let prepared = prepare_file(&repo_file(LAVAL_SHP), value).unwrap();
+    assert_eq!(prepared.layer.report.undecodable.len(), 21);
+    assert_eq!(
+        undecodable_fields(&prepared, "16"),
+        ["DESC_EVENM", "NM_DIS"]
+    );
+    assert_eq!(undecodable_fields(&prepared, "8"), ["DESC_EVENM"]);
+}
+
+#[test]
+fn right_encoding_lists_none() {
+    let value = json!({"kind": "district", "id_field": "NO_DIS", "name_field": "NM_DIS",
+                       "encoding": "CP1252"});
+    let prepared = prepare_file(&repo_file(LAVAL_SHP), value).unwrap();
+    assert!(prepared.layer.report.undecodable.is_empty());
+}
+
+/// A GeoJSON written in Latin-1: the byte 0xE9 ("é") alone is not UTF-8.
+#[test]
+fn latin1_geojson_lists_undecodable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schools.geojson");
+    let mut bytes = br#"{"type":"FeatureCollection","features":["#.to_vec();
+    bytes.extend_from_slice(br#"{"type":"Feature","properties":{"code":"s1","name":"#);
+    bytes.extend_from_slice(b"\"\xE9cole\"},");
+    bytes.extend_from_slice(br#""geometry":{"type":"Point","coordinates":[-73.6,45.5]}},"#);
+    bytes.extend_from_slice(br#"{"type":"Feature","properties":{"code":"s2","name":"parc"},"#);
+    bytes.extend_from_slice(br#""geometry":{"type":"Point","coordinates":[-73.7,45.6]}}]}"#);
+    std::fs::write(&path, bytes).unwrap();
+    let value = json!({"kind": "asset", "id_field": "code", "name_field": "name"});
+    let prepared = prepare_file(&path, value).unwrap();
+    assert_eq!(prepared.layer.report.undecodable.len(), 1);
+    assert_eq!(undecodable_fields(&prepared, "s1"), ["name"]);
+}

@@ -2,7 +2,7 @@
 //! prints the import report as JSON and stores the layer as a new version.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,8 +14,9 @@ use super::CliError;
 use crate::config::Config;
 use crate::import::{self, Commit, ImportOptions};
 use crate::layer::LayerKind;
+use crate::manifest::validate_layer_name;
 use crate::source::{ReadProgress, SettingSource};
-use crate::store::Store;
+use crate::store::{DEFAULT_FILE_NAME, Store};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -140,12 +141,9 @@ fn import_file(
     config: &Config,
     bar: &ProgressBar,
 ) -> Result<import::ImportReport, CliError> {
+    validate_layer_name(&args.layer)
+        .map_err(|message| CliError::Usage(format!("--layer: {message}")))?;
     bar.set_message(format!("reading {}", args.file.display()));
-    let file_name = args
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let work_dir = tempfile::tempdir().map_err(|e| CliError::Output {
         path: "a temporary folder".to_owned(),
         message: e.to_string(),
@@ -156,11 +154,12 @@ fn import_file(
         import::prepare(
             &args.layer,
             &args.file,
-            &file_name,
+            &file_name(&args.file),
             &options,
             work_dir.path(),
         )
-    })?;
+    })
+    .map_err(|e| with_user_paths(e, &args.file, work_dir.path()))?;
     set_style(bar, SPINNER_TEMPLATE);
     bar.set_message(format!(
         "comparing and storing {} features",
@@ -169,15 +168,31 @@ fn import_file(
     store_layer(args, config, &prepared)
 }
 
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Names the files of an unpacked archive by their entry names, after the
+/// archive's own path, instead of their temporary copies in `work_dir`.
+fn with_user_paths(error: import::ImportError, file: &Path, work_dir: &Path) -> CliError {
+    let message = error.to_string();
+    let folder = format!("{}/", work_dir.join("unpacked").display());
+    if !message.contains(&folder) {
+        return error.into();
+    }
+    CliError::Input {
+        path: file.display().to_string(),
+        message: message.replace(&folder, ""),
+    }
+}
+
 fn store_layer(
     args: &ImportArgs,
     config: &Config,
     prepared: &import::Prepared,
 ) -> Result<import::ImportReport, CliError> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Output {
-        path: "the async runtime".to_owned(),
-        message: e.to_string(),
-    })?;
     let state_dir = args.state_dir.as_ref().unwrap_or(&config.state_dir);
     let database_url = args.database_url.as_ref().or(config.database_url.as_ref());
     let commit = Commit {
@@ -185,6 +200,15 @@ fn store_layer(
         activate: args.activate,
         by: cli_user(),
     };
+    // A dry run creates no store: without one, no version is active.
+    let gpkg = state_dir.join(DEFAULT_FILE_NAME);
+    if args.dry_run && database_url.is_none() && !gpkg.exists() {
+        return Ok(import::report_without_store(prepared, &commit));
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Output {
+        path: "the async runtime".to_owned(),
+        message: e.to_string(),
+    })?;
     runtime.block_on(async {
         let store = Store::open(database_url.map(String::as_str), state_dir)
             .await
@@ -193,10 +217,18 @@ fn store_layer(
     })
 }
 
-/// Returns the author recorded for a command-line import: `cli:` and the user name.
+/// Returns the author recorded for a command-line import: `cli:` and the
+/// login name from `LOGNAME` or `USER`, else `cli:uid-` and the user id.
 fn cli_user() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-    format!("cli:{user}")
+    let name = ["LOGNAME", "USER"]
+        .iter()
+        .filter_map(|variable| std::env::var(variable).ok())
+        .find(|name| !name.is_empty());
+    match name {
+        Some(name) => format!("cli:{name}"),
+        // SAFETY: getuid has no preconditions and cannot fail.
+        None => format!("cli:uid-{}", unsafe { libc::getuid() }),
+    }
 }
 
 /// The progress line while comparing and storing.

@@ -18,6 +18,13 @@ pub enum ApiError {
     /// The query string cannot be decoded, and no field can be named.
     #[error("invalid query string: {message}")]
     InvalidQuery { message: String },
+    /// The body is not a multipart form that can be read.
+    #[error("invalid multipart form: {message}: send the file and options as multipart/form-data")]
+    InvalidForm { message: String },
+    /// Import options that do not fit together or with the file, where no
+    /// single form field is at fault; the message names the fields.
+    #[error("{message}")]
+    InvalidImport { message: String },
     #[error(
         "the batch holds {count} requests, over the maximum of {max}: split it into smaller batches"
     )]
@@ -28,6 +35,24 @@ pub enum ApiError {
         "the request body is over the limit of {limit_bytes} bytes: send a smaller body or split the batch"
     )]
     BodyTooLarge { limit_bytes: usize },
+    /// The file part of an import is over `max_upload_bytes`.
+    #[error(
+        "the file is over the upload limit of {limit_bytes} bytes: send a smaller file, or raise \
+         max_upload_bytes in the service's configuration"
+    )]
+    UploadTooLarge { limit_bytes: usize },
+    /// The whole import form is over `max_upload_bytes` plus the allowance
+    /// for its text fields and part headers.
+    #[error(
+        "the import form is over the limit of {form_limit_bytes} bytes (max_upload_bytes = \
+         {limit_bytes}, plus {} bytes for the text fields and part headers): send a smaller file \
+         or shorter options, or raise max_upload_bytes in the service's configuration",
+        form_limit_bytes.saturating_sub(*limit_bytes)
+    )]
+    FormTooLarge {
+        limit_bytes: usize,
+        form_limit_bytes: usize,
+    },
     #[error(
         "the batch response exceeds the limit of {limit_bytes} bytes: lower limit or radius_m, split the batch, or raise the service's max_batch_response_bytes setting"
     )]
@@ -85,11 +110,14 @@ impl ApiError {
             ApiError::InvalidField(_)
             | ApiError::InvalidBody { .. }
             | ApiError::InvalidQuery { .. }
+            | ApiError::InvalidForm { .. }
+            | ApiError::InvalidImport { .. }
             | ApiError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BodyTooLarge { .. } | ApiError::BatchResponseTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            ApiError::BodyTooLarge { .. }
+            | ApiError::UploadTooLarge { .. }
+            | ApiError::FormTooLarge { .. }
+            | ApiError::BatchResponseTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound { .. } | ApiError::VersionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -107,11 +135,12 @@ impl ApiError {
 
     /// Logs the error in the request's span, which carries the request id.
     /// Messages are not logged because they repeat request values, such as
-    /// coordinates.
+    /// coordinates. Strings are logged in Debug form, so that a line feed or
+    /// NUL from a request cannot forge or break a log line.
     fn log(&self, status: StatusCode) {
         match self {
             ApiError::Internal { detail } => {
-                tracing::error!(status = status.as_u16(), detail = %detail, "request failed");
+                tracing::error!(status = status.as_u16(), detail = ?detail, "request failed");
             }
             _ => tracing::info!(
                 status = status.as_u16(),

@@ -4,32 +4,38 @@
 //! The form has one `file` part (GeoJSON, zipped Shapefile, GeoPackage,
 //! CSV or OSM PBF, recognised by its file name) and one text part per
 //! [`ImportOptions`] field, such as `kind`, `id_field` and `where`. The
-//! `keep` option takes a comma-separated list or repeated parts. The query
-//! string takes `dry_run` and `activate` (`true` or `false`).
+//! `keep` option takes a comma-separated list or repeated parts. A second
+//! `file` part, an unknown field or a repeated option other than `keep` is
+//! rejected when its part header arrives. The file may take
+//! `max_upload_bytes`, and the whole body 320 KiB more. The query string
+//! takes `dry_run` and `activate` (`true` or `false`, not both `true`).
 
-use std::io::Write;
+mod form;
+
 use std::path::Path as FsPath;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{Extension, Multipart, RawQuery, State};
+use axum::extract::{Extension, RawQuery, Request, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::error::{ApiError, ErrorBody};
 use super::middleware;
-use super::parse::LayerName;
+use super::parse::{self, LayerName};
 use super::state::AppState;
 use super::versions::install_version;
 use crate::auth::RequireGis;
 use crate::import::{self, Commit, ImportError, ImportOptions, ImportReport, Prepared};
+use crate::manifest::validate_layer_name;
+use crate::source::SourceError;
+use crate::source::crs::CrsError;
 use crate::store::{Store, StoreError};
+use form::Upload;
 
 pub use crate::config::DEFAULT_MAX_UPLOAD_BYTES;
 
@@ -44,9 +50,6 @@ pub struct UploadLimit(pub usize);
 /// the import benchmark).
 // NOTE: a fixed estimate, not a setting; a file that takes longer gets 408.
 pub const IMPORT_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// The largest text part of the form, bytes.
-const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
 
 /// Returns the import route with its own time-out, body limit (the upload
 /// limit is checked while streaming) and panic handler, to be merged after
@@ -76,12 +79,6 @@ struct ImportQuery {
     activate: bool,
 }
 
-/// The uploaded file, saved in a temporary folder removed on drop.
-struct Upload {
-    dir: tempfile::TempDir,
-    file_name: String,
-}
-
 /// Imports an uploaded layer file and returns the import report.
 #[utoipa::path(
     post,
@@ -104,7 +101,7 @@ struct Upload {
         (status = 400, description = "The file or an option is invalid", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token lacks role gis", body = ErrorBody),
-        (status = 413, description = "The file is over the upload limit", body = ErrorBody),
+        (status = 413, description = "The file is over max_upload_bytes, or the form over it plus 320 KiB", body = ErrorBody),
     )
 )]
 pub async fn import_layer(
@@ -113,18 +110,14 @@ pub async fn import_layer(
     LayerName(name): LayerName,
     RawQuery(query): RawQuery,
     limit: Option<Extension<UploadLimit>>,
-    multipart: Multipart,
+    request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let query: ImportQuery =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| {
-            ApiError::InvalidQuery {
-                message: format!("{e}: expected dry_run=true|false and activate=true|false"),
-            }
-        })?;
+    let query = import_query(query.as_deref().unwrap_or(""))?;
+    validate_layer_name(&name).map_err(|message| ApiError::invalid("name", message))?;
     let store = store(&state)?.clone();
     let limit = limit.map_or(DEFAULT_MAX_UPLOAD_BYTES, |Extension(l)| l.0);
-    let (upload, options) = read_form(multipart, limit).await?;
-    tracing::info!(layer = %name, by = %caller.name, dry_run = query.dry_run, "import started");
+    let (upload, options) = form::read_form(request, limit).await?;
+    tracing::info!(layer = ?name, by = ?caller.name, dry_run = query.dry_run, "import started");
     let prepared = prepare(name, options, upload).await?;
     let commit = Commit {
         dry_run: query.dry_run,
@@ -138,6 +131,26 @@ pub async fn import_layer(
     Ok(Json(report))
 }
 
+/// Decodes the query string. `dry_run` and `activate` exclude each other,
+/// because a dry run stores no version to activate.
+fn import_query(raw: &str) -> Result<ImportQuery, ApiError> {
+    let query: ImportQuery = parse::query(raw).map_err(|error| match error {
+        ApiError::InvalidField(invalid) if ["dry_run", "activate"].contains(&&*invalid.field) => {
+            let message = format!("{}: expected true or false", invalid.message);
+            ApiError::invalid(invalid.field, message)
+        }
+        other => other,
+    })?;
+    if query.dry_run && query.activate {
+        return Err(ApiError::invalid(
+            "activate",
+            "activate=true cannot be combined with dry_run=true, because a dry run stores \
+             no version: drop one of them",
+        ));
+    }
+    Ok(query)
+}
+
 fn store(state: &AppState) -> Result<&Store, ApiError> {
     state
         .versions()
@@ -147,118 +160,6 @@ fn store(state: &AppState) -> Result<&Store, ApiError> {
                       run repere serve to import layers into a store"
                 .to_owned(),
         })
-}
-
-/// Reads the form: the file into a temporary folder, the text parts into
-/// import options.
-async fn read_form(
-    mut multipart: Multipart,
-    limit: usize,
-) -> Result<(Upload, ImportOptions), ApiError> {
-    let dir = tempfile::tempdir().map_err(|e| ApiError::Internal {
-        detail: format!("cannot create a temporary folder for an upload: {e}"),
-    })?;
-    let mut file_name = None;
-    let mut fields = Map::new();
-    while let Some(field) = multipart.next_field().await.map_err(form_error)? {
-        match field.name().unwrap_or_default() {
-            "file" => file_name = Some(save_file(field, dir.path(), limit).await?),
-            _ => add_text_field(field, &mut fields).await?,
-        }
-    }
-    let file_name = file_name.ok_or_else(|| {
-        ApiError::invalid(
-            "file",
-            "missing: send the layer file as the form part `file`",
-        )
-    })?;
-    let options = serde_json::from_value(Value::Object(fields))
-        .map_err(|e| ApiError::invalid("options", format!("{e}")))?;
-    Ok((Upload { dir, file_name }, options))
-}
-
-fn form_error(error: MultipartError) -> ApiError {
-    ApiError::InvalidBody {
-        message: format!("invalid multipart form: {}", error.body_text()),
-    }
-}
-
-/// Streams the file part to disk and returns its file name, without
-/// folders.
-async fn save_file(mut field: Field<'_>, dir: &FsPath, limit: usize) -> Result<String, ApiError> {
-    let file_name = safe_file_name(field.file_name())?;
-    let path = dir.join(&file_name);
-    let mut output = std::fs::File::create(&path).map_err(|e| ApiError::Internal {
-        detail: format!("cannot create {}: {e}", path.display()),
-    })?;
-    let mut written = 0usize;
-    while let Some(chunk) = field.chunk().await.map_err(|e| upload_error(e, limit))? {
-        written = written.saturating_add(chunk.len());
-        if written > limit {
-            return Err(ApiError::BodyTooLarge { limit_bytes: limit });
-        }
-        output.write_all(&chunk).map_err(|e| ApiError::Internal {
-            detail: format!("cannot write {}: {e}", path.display()),
-        })?;
-    }
-    Ok(file_name)
-}
-
-fn upload_error(error: MultipartError, limit: usize) -> ApiError {
-    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::BodyTooLarge { limit_bytes: limit };
-    }
-    form_error(error)
-}
-
-/// Keeps the last component of the sender's file name, which decides the
-/// format, and rejects names that are empty or hidden.
-fn safe_file_name(name: Option<&str>) -> Result<String, ApiError> {
-    let base = name
-        .and_then(|n| n.rsplit(['/', '\\']).next())
-        .unwrap_or_default();
-    if base.is_empty() || base.starts_with('.') {
-        return Err(ApiError::invalid(
-            "file",
-            format!(
-                "file name {:?} is invalid: send the file with its name, e.g. roads.geojson",
-                name.unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(base.to_owned())
-}
-
-/// Adds a text part to the options; `keep` becomes a list.
-async fn add_text_field(
-    mut field: Field<'_>,
-    fields: &mut Map<String, Value>,
-) -> Result<(), ApiError> {
-    let name = field.name().unwrap_or_default().to_owned();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(form_error)? {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() > MAX_TEXT_FIELD_BYTES {
-            return Err(ApiError::invalid(
-                name,
-                format!("over the limit of {MAX_TEXT_FIELD_BYTES} bytes for a text part"),
-            ));
-        }
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ApiError::invalid(name.clone(), "invalid UTF-8: send the value as UTF-8"))?;
-    if name == "keep" {
-        let list = fields
-            .entry("keep")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(items) = list {
-            let names = text.split(',').map(str::trim).filter(|s| !s.is_empty());
-            items.extend(names.map(|s| Value::String(s.to_owned())));
-        }
-        return Ok(());
-    }
-    fields.insert(name, Value::String(text));
-    Ok(())
 }
 
 /// Reads the upload on a blocking thread.
@@ -305,26 +206,57 @@ async fn serve_activated(
     match store.version(&report.layer, version).await {
         Ok(info) => install_version(state, prepared.layer, info).await,
         Err(e) => {
-            tracing::error!(layer = %report.layer, version, error = %e, "cannot read the imported version back");
+            tracing::error!(layer = ?report.layer, version, error = ?e.to_string(), "cannot read the imported version back");
         }
     }
 }
 
 /// Maps an import failure to a response. File and option problems are the
-/// client's (400, naming the file as sent, not the temporary folder); store
-/// and I/O failures are the service's (500).
+/// client's: 400, naming the file as sent rather than its temporary copy,
+/// with the form field at fault when there is one. Store and I/O failures
+/// are the service's: 500.
 fn import_error(error: ImportError, dir: &FsPath) -> ApiError {
-    match error {
+    let field = match &error {
         ImportError::Store(StoreError::InvalidLayerName { .. }) | ImportError::LayerName { .. } => {
-            ApiError::invalid("name", error.to_string())
+            Some("name")
         }
-        ImportError::Store(_) | ImportError::Io { .. } => ApiError::Internal {
-            detail: error.to_string(),
-        },
-        ImportError::Option { .. } | ImportError::UnknownProperty { .. } => {
-            ApiError::invalid("options", error.to_string())
+        ImportError::Store(_) | ImportError::Io { .. } => {
+            return ApiError::Internal {
+                detail: error.to_string(),
+            };
         }
-        other => ApiError::invalid("file", without_folder(&other.to_string(), dir)),
+        ImportError::AmbiguousTable { .. } => Some("table"),
+        ImportError::UnknownProperty { .. } => Some("keep"),
+        ImportError::Option { .. } => None,
+        ImportError::Source(source) => source_field(source),
+        _ => Some("file"),
+    };
+    let message = without_folder(&error.to_string(), dir);
+    match field {
+        Some(field) => ApiError::invalid(field, message),
+        None => ApiError::InvalidImport { message },
+    }
+}
+
+/// Returns the form field a source error is about: the option when one is
+/// at fault, `file` for the file's own content, none when it depends on
+/// several options.
+fn source_field(error: &SourceError) -> Option<&'static str> {
+    match error {
+        SourceError::MissingField { setting, .. } => Some(setting),
+        SourceError::Filter { .. } => Some("where"),
+        SourceError::EncodingNotApplicable { .. } => Some("encoding"),
+        SourceError::NoSuchTable { .. } => Some("table"),
+        SourceError::MissingCrs { .. }
+        | SourceError::OutOfRange { .. }
+        | SourceError::NotTransformed { .. }
+        | SourceError::OutsideAreaOfUse { .. }
+        | SourceError::Crs {
+            source: CrsError::Invalid { .. },
+            ..
+        } => Some("crs"),
+        SourceError::CsvColumns { .. } | SourceError::AllRejected { .. } => None,
+        _ => Some("file"),
     }
 }
 

@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -59,7 +60,7 @@ impl FromRequest<AppState> for JsonBytes {
 
 /// The body length declared in `Content-Length`, so that a body over the
 /// limit is rejected before the client sends it.
-fn declared_length(request: &Request) -> Option<u64> {
+pub(super) fn declared_length(request: &Request) -> Option<u64> {
     let value = request.headers().get(CONTENT_LENGTH)?;
     value.to_str().ok()?.trim().parse().ok()
 }
@@ -155,6 +156,15 @@ pub fn query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             None => e.inner().to_string(),
         };
         field_error(&path, message, |message| ApiError::InvalidQuery { message })
+    })
+}
+
+/// Decodes the text fields of a form, naming the field of the first error.
+pub fn form_fields<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        field_error(&path, message, |message| ApiError::InvalidForm { message })
     })
 }
 

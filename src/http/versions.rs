@@ -346,7 +346,7 @@ pub(super) async fn install_version(state: &AppState, layer: Layer, version: Ver
         Ok(Some(active)) if active.version == version.version => {}
         Ok(_) => return,
         Err(e) => {
-            tracing::error!(layer = %name, error = %e, "cannot check the active version");
+            tracing::error!(layer = ?name, error = ?e.to_string(), "cannot check the active version");
             return;
         }
     }
@@ -355,7 +355,7 @@ pub(super) async fn install_version(state: &AppState, layer: Layer, version: Ver
     }
     let number = version.version;
     if let Err(e) = swap_in(state, layer, version).await {
-        tracing::error!(layer = %name, version = number, error = %e, "cannot serve the activated version");
+        tracing::error!(layer = ?name, version = number, error = ?e.to_string(), "cannot serve the activated version");
     }
 }
 
@@ -372,7 +372,7 @@ async fn swap_in(
     version: VersionInfo,
 ) -> Result<(), VersionLoadError> {
     let index = index_layer(layer, version.version).await?;
-    tracing::info!(layer = %version.layer, version = version.version, "layer version now served");
+    tracing::info!(layer = ?version.layer, version = version.version, "layer version now served");
     state.replace_layer(Arc::new(index), version);
     Ok(())
 }

@@ -82,7 +82,8 @@ fn form_fields() -> SettingSource {
 /// A failed import. Nothing is written when an import fails.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("layer name {name:?} is invalid: {message}")]
+    /// `message`, from [`validate_layer_name`], names the layer.
+    #[error("{message}")]
     LayerName { name: String, message: String },
     #[error("{file}: {}{message}", entry.as_ref().map(|e| format!("entry {e:?}: ")).unwrap_or_default())]
     Archive {
@@ -324,6 +325,12 @@ pub async fn commit(
     Ok(report)
 }
 
+/// Returns the report of a dry run where no store exists yet, so no
+/// version is active and the report has no diff.
+pub fn report_without_store(prepared: &Prepared, commit: &Commit) -> ImportReport {
+    new_report(prepared, commit, None)
+}
+
 fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> ImportReport {
     let layer = &prepared.layer;
     let load = &layer.report;
@@ -344,6 +351,7 @@ fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> Impor
         invalid: load.invalid.clone(),
         rejected: load.rejected.clone(),
         synthetic_ids: load.synthetic_ids.clone(),
+        undecodable: load.undecodable.clone(),
         diff,
         same_file_as: None,
     }

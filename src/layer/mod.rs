@@ -147,6 +147,16 @@ pub struct RejectedFeature {
     pub reason: String,
 }
 
+/// A kept feature whose text attributes contain U+FFFD, the replacement
+/// character, once decoded: their bytes were not valid in the encoding the
+/// file was read with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UndecodableText {
+    pub id: String,
+    /// The attributes with U+FFFD, sorted by name.
+    pub fields: Vec<String>,
+}
+
 /// The findings of loading a layer, besides the features kept.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadReport {
@@ -159,6 +169,11 @@ pub struct LoadReport {
     pub synthetic_ids: Vec<SyntheticId>,
     /// Features not kept; `read_count` = kept + rejected + filtered.
     pub rejected: Vec<RejectedFeature>,
+    /// Kept features with text that did not decode. Setting `encoding`
+    /// (Shapefile) or converting the file to UTF-8 fixes them. Reports
+    /// stored before it existed read as an empty list.
+    #[serde(default)]
+    pub undecodable: Vec<UndecodableText>,
 }
 
 impl LoadReport {
@@ -205,4 +220,19 @@ fn bbox_of(features: &[Feature]) -> Option<Rect<f64>> {
                 geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoadReport;
+
+    /// A report stored before `undecodable` existed still loads.
+    #[test]
+    fn report_without_undecodable_loads() {
+        let stored = r#"{"read_count": 3, "filtered_count": 1, "invalid": [],
+                         "synthetic_ids": [], "rejected": []}"#;
+        let report: LoadReport = serde_json::from_str(stored).unwrap();
+        assert_eq!(report.read_count, 3);
+        assert!(report.undecodable.is_empty());
+    }
 }

@@ -60,6 +60,16 @@ pub enum SourceError {
         settings: SettingSource,
     },
     #[error(
+        "{path}: {} {encoding:?} is not an encoding GDAL can read (iconv does not know it): \
+         use a name such as CP1252, ISO-8859-1 or UTF-8",
+        settings.name("encoding")
+    )]
+    UnknownEncoding {
+        path: String,
+        encoding: String,
+        settings: SettingSource,
+    },
+    #[error(
         "{path}: a CSV source needs {}, naming its longitude (or easting) and latitude \
          (or northing) columns{}",
         settings.name_pair("x_field", "y_field"),

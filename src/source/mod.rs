@@ -15,7 +15,6 @@ mod error;
 mod fields;
 mod geometry;
 mod ids;
-mod lockdown;
 mod open;
 mod options;
 mod read;
@@ -24,7 +23,6 @@ mod srs;
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
-pub use lockdown::lock_down_gdal;
 pub use open::layer_names;
 pub use options::{ReadProgress, SettingSource, SourceOptions};
 
@@ -227,6 +225,13 @@ fn log_report(layer: &Layer) {
             reason = %invalid.reason,
             action = %invalid.action,
             "geometry problem"
+        );
+    }
+    if !report.undecodable.is_empty() {
+        tracing::warn!(
+            layer = %name,
+            features = report.undecodable.len(),
+            "layer has text that did not decode: set `encoding` or convert the file to UTF-8"
         );
     }
     for synthetic in &report.synthetic_ids {

@@ -99,6 +99,7 @@ fn open_options(
                 settings: source_options.settings,
             });
         }
+        check_encoding(encoding, source_options, path)?;
         // Overrides the .cpg file and the DBF language byte.
         options.push(format!("ENCODING={encoding}"));
     }
@@ -121,6 +122,37 @@ fn open_options(
         options.push("KEEP_GEOM_COLUMNS=YES".to_owned());
     }
     Ok(options)
+}
+
+/// Rejects an encoding that iconv cannot convert to UTF-8. GDAL built with
+/// iconv, as Debian's GDAL 3.6 is, recodes Shapefile text with
+/// `iconv_open("UTF-8", encoding)` and keeps the bytes undecoded when that
+/// fails. An empty name is valid because GDAL reads it as "no recoding".
+fn check_encoding(
+    encoding: &str,
+    source_options: &SourceOptions,
+    path: &str,
+) -> Result<(), SourceError> {
+    let unknown = || SourceError::UnknownEncoding {
+        path: path.to_owned(),
+        encoding: encoding.to_owned(),
+        settings: source_options.settings,
+    };
+    if encoding.is_empty() {
+        return Ok(());
+    }
+    let name = std::ffi::CString::new(encoding).map_err(|_| unknown())?;
+    // SAFETY: both names are NUL-terminated, and a descriptor that opened
+    // is closed at once.
+    let known = unsafe {
+        let descriptor = libc::iconv_open(c"UTF-8".as_ptr(), name.as_ptr());
+        let failed = descriptor as isize == -1;
+        if !failed {
+            libc::iconv_close(descriptor);
+        }
+        !failed
+    };
+    if known { Ok(()) } else { Err(unknown()) }
 }
 
 /// Returns layer `table` of `dataset`, or its first layer when `table` is

@@ -13,7 +13,7 @@ use super::options::ReadProgress;
 use super::srs::SourceCrs;
 use crate::layer::{
     ActiveInterval, Feature, GeometryProblem, InvalidGeometry, LayerKind, LoadReport,
-    RejectedFeature, TimeParseError, WorkTimeFormat,
+    RejectedFeature, TimeParseError, UndecodableText, WorkTimeFormat,
 };
 use crate::manifest::LayerSpec;
 
@@ -139,6 +139,7 @@ impl<'a> Reader<'a> {
                 Ok(draft) => {
                     let feature = finish(draft, &mut ids);
                     record_findings(report, &feature.id, findings, false);
+                    record_undecodable(report, &feature);
                     features.push(feature);
                 }
                 Err(Problem::Reject(reason)) => {
@@ -289,6 +290,24 @@ fn finish(draft: Draft, ids: &mut IdAssigner) -> Feature {
         properties: draft.properties,
         geometry: draft.geometry,
         active: draft.active,
+    }
+}
+
+/// Lists `feature` in the report when a text attribute contains U+FFFD,
+/// which the gdal crate puts in place of bytes that are not UTF-8.
+fn record_undecodable(report: &mut LoadReport, feature: &Feature) {
+    let mut fields: Vec<String> = feature
+        .properties
+        .iter()
+        .filter(|(_, value)| value.as_str().is_some_and(|text| text.contains('\u{FFFD}')))
+        .map(|(name, _)| name.clone())
+        .collect();
+    fields.sort();
+    if !fields.is_empty() {
+        report.undecodable.push(UndecodableText {
+            id: feature.id.clone(),
+            fields,
+        });
     }
 }
 

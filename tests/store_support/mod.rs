@@ -238,6 +238,7 @@ pub fn mixed_layer(name: &str) -> Layer {
         },
     ];
     let report = LoadReport {
+        undecodable: Vec::new(),
         read_count: 11,
         filtered_count: 1,
         invalid: vec![

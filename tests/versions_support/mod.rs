@@ -87,11 +87,11 @@ pub const TOKEN: &str = "versions-test-token-0123456789";
 pub const TOKEN_NAME: &str = "gis-test";
 
 /// Writes a config file in `dir` whose only token is [`TOKEN`], with the
-/// roles read and gis.
-fn write_config(dir: &Path) -> PathBuf {
+/// roles read and gis, after the top-level settings `settings`.
+fn write_config(dir: &Path, settings: &str) -> PathBuf {
     let path = dir.join("repere.toml");
     let text = format!(
-        "[[token]]\nname = \"{TOKEN_NAME}\"\nroles = [\"read\", \"gis\"]\nsha256 = \"{}\"\n",
+        "{settings}\n[[token]]\nname = \"{TOKEN_NAME}\"\nroles = [\"read\", \"gis\"]\nsha256 = \"{}\"\n",
         hex(&Sha256::digest(TOKEN.as_bytes()))
     );
     std::fs::write(&path, text).unwrap();
@@ -110,12 +110,18 @@ impl Server {
     /// Starts `repere serve` on a free port of 127.0.0.1 with `manifest` and
     /// `backend`, and waits until it is ready.
     pub fn start(manifest: &Path, backend: &Backend) -> Server {
+        Server::start_with_settings(manifest, backend, "")
+    }
+
+    /// Starts a server as [`Server::start`] does, with the top-level config
+    /// settings `settings`, e.g. `max_upload_bytes = 1048576`.
+    pub fn start_with_settings(manifest: &Path, backend: &Backend, settings: &str) -> Server {
         let config_dir = tempfile::tempdir().expect("create a temporary directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
             .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
             .arg(manifest)
             .arg("--config")
-            .arg(write_config(config_dir.path()))
+            .arg(write_config(config_dir.path(), settings))
             .args(backend.serve_args())
             .env("REPERE_LOG", "info")
             .env("REPERE_VERSION_CHECK_S", "5")
