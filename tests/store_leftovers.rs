@@ -1,7 +1,7 @@
-//! Abandoned imports in the GeoPackage store: an incomplete version row and
-//! its feature table, as a killed import leaves them, are removed when the
-//! store opens again if their writer has ended or they are over an hour
-//! old, and kept otherwise. The leftovers are made and checked with the
+//! Abandoned imports in the GeoPackage store. A killed import leaves an
+//! incomplete version row and its feature table. Opening the store again
+//! removes them when their writer has ended or they are over an hour old,
+//! and keeps them otherwise. The leftovers are made and checked with the
 //! GDAL command-line tools (`ogr2ogr`, `ogrinfo`), apart from repère's code.
 
 mod store_support;
@@ -174,10 +174,7 @@ async fn ended_writer_import_removed() {
     );
     check_active_intact(&file, &store).await;
     let next = store_next_version(&store).await;
-    assert_eq!(
-        next, 2,
-        "the number of the removed version is reused"
-    );
+    assert_eq!(next, 2, "the number of the removed version is reused");
     let sql = "SELECT count(*) AS n FROM districts__v0002";
     assert_eq!(count(&file, sql), 3, "features of the new version 2");
 }

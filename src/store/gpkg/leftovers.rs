@@ -12,10 +12,10 @@
 //! is used again by the next import. SQLite keeps the freed pages for later
 //! writes; the file shrinks only when it is vacuumed.
 //!
-//! A live import whose row is removed all the same (an import running
-//! longer than [`ABANDONED_AFTER`] on another host, or a reused process id
-//! judged alive, which only delays the removal) fails when it marks its row
-//! complete, and its transaction rolls back.
+//! A live import can still lose its row: one running longer than
+//! [`ABANDONED_AFTER`] on another host. It then fails when it marks its
+//! row complete, and its transaction rolls back. A reused process id that
+//! looks alive only delays a removal.
 //!
 //! NOTE: two processes in different PID namespaces that report the same
 //! host name (containers sharing the host's UTS namespace) cannot see each
@@ -35,8 +35,9 @@ use super::sql::{execute, int, query_rows, text};
 use crate::store::StoreError;
 use crate::store::record::parse_instant;
 
-/// The age after which an incomplete row is abandoned whoever wrote it: a
-/// chosen margin, far above the time an import is expected to take.
+/// The age after which an incomplete row counts as abandoned, from any
+/// writer: a chosen margin, far above the time an import is expected to
+/// take.
 pub(super) const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(1);
 
 /// An incomplete row of `repere_versions`.
@@ -51,7 +52,7 @@ pub(super) struct IncompleteRow {
     pub writer_pid: Option<i64>,
 }
 
-/// Why an incomplete row is abandoned.
+/// The reason an incomplete row counts as abandoned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Abandoned {
     /// Its writer ran on this host and has ended.
@@ -105,7 +106,8 @@ fn process_exists(pid: i64) -> Option<bool> {
     }
 }
 
-/// Judges one incomplete row at instant `now`, on host `host`.
+/// Returns why `row` counts as abandoned at `now` on host `host`, or `None`
+/// when its writer may still run. `exists` checks a process id.
 pub(super) fn judge(
     row: &IncompleteRow,
     now: DateTime<Utc>,
