@@ -430,6 +430,20 @@ fn progress_without_feature_count() {
     assert_eq!(progress.read(), prepared.layer.report.read_count as u64);
 }
 
+/// With a filter, the OSM features are counted before it, but the driver
+/// still cannot count those the filter lets through, so the total stays
+/// unknown. `ogrinfo -sql "SELECT COUNT(*) FROM points WHERE highway =
+/// 'bus_stop'"` gives 92.
+#[test]
+fn progress_osm_filter_total_unknown() {
+    let (options, progress) = with_progress(json!({
+        "kind": "asset", "id_field": "osm_id", "name_field": "osm_id", "table": "points",
+        "where": "highway = 'bus_stop'"}));
+    import_with("helsinki-osm/Helsinki.osm.pbf", &options);
+    assert_eq!(progress.total(), None);
+    assert_eq!(progress.read(), 92);
+}
+
 /// A report stored before problems had a kind and rejected features an id
 /// still loads.
 #[test]

@@ -57,15 +57,12 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         read_count: counted.unwrap_or(0),
         ..LoadReport::default()
     };
-    let progress = options.progress.as_deref();
     if let Some(filter) = &spec.filter {
-        let left_out = open::apply_filter(&mut source, filter, &path)?;
-        if let (Some(progress), Some(count)) = (progress, counted) {
-            let total = count.saturating_sub(left_out);
-            progress.set_total(u64::try_from(total).unwrap_or(u64::MAX));
-        }
-    } else if let (Some(progress), Some(count)) = (progress, counted) {
-        progress.set_total(u64::try_from(count).unwrap_or(u64::MAX));
+        open::apply_filter(&mut source, filter, &path)?;
+    }
+    let progress = options.progress.as_deref();
+    if let Some(progress) = progress {
+        set_progress_total(progress, &source);
     }
 
     let driver = dataset.driver().short_name();
@@ -113,6 +110,14 @@ fn count_features(source: &mut gdal::vector::Layer<'_>, filtered: bool) -> Optio
         return counted;
     }
     Some(source.features().count())
+}
+
+/// Sets the number of features the read will take, when the driver counts
+/// them after the filter without reading the file. The OSM driver does not.
+fn set_progress_total(progress: &ReadProgress, source: &gdal::vector::Layer<'_>) {
+    if let Ok(total) = u64::try_from(i64::try_from(source.feature_count()).unwrap_or(-1)) {
+        progress.set_total(total);
+    }
 }
 
 /// Sets the report's `read_count`, when no count came before the read, and

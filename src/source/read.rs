@@ -266,9 +266,9 @@ impl<'a> Reader<'a> {
 }
 
 /// Explains a null geometry. GDAL 3.6 reads a CSV coordinate of `nan`,
-/// `inf` or text as no value, and WKT it cannot parse, such as
-/// `POINT (nan 1)`, as no geometry, so such features arrive here without
-/// geometry rather than with a non-finite coordinate.
+/// `inf` or text as no value, so such features arrive here without
+/// geometry rather than with a non-finite coordinate. A WKT cell that is
+/// not empty gets the reason of [`Reader::unparsed_wkt`] instead.
 fn null_reason(spec: &LayerSpec, wkt_field: Option<&str>) -> String {
     if let Some(wkt) = wkt_field {
         return format!("no geometry (null): column {wkt:?} is empty");
