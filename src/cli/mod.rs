@@ -142,6 +142,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         flags,
     )?;
     init_logging(&config)?;
+    crate::source::lock_down_gdal();
     match cli.command {
         Command::Serve { .. } => serve(&config),
         Command::Context(args) => context::run(&args, &config),

@@ -1,11 +1,14 @@
-//! Capture of the messages GDAL emits through its CPL error handler.
+//! Capture of the messages GDAL emits through its CPL error handler, and
+//! the process-wide handler that logs the messages no call captured.
 //!
 //! GDAL reports why a call failed (an SQL syntax error, a GEOS validity
 //! reason) only through that handler. The handler stack is per thread in
 //! GDAL, so pushing one here captures only the messages of the calling
-//! thread and leaves any process-wide handler alone.
+//! thread and leaves the process-wide handler alone.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_void};
+use std::sync::Mutex;
 
 use gdal_sys::{CPLErr, CPLErrorNum};
 
@@ -53,5 +56,77 @@ unsafe extern "C" fn collect(class: CPLErr::Type, _number: CPLErrorNum, message:
             let text = CStr::from_ptr(message).to_string_lossy();
             messages.push(text.trim().to_owned());
         }
+    }
+}
+
+/// The maximum number of distinct messages whose repeats are counted. The
+/// counts start again from zero when a new message would exceed it.
+const MAX_COUNTED_MESSAGES: usize = 1024;
+
+/// How many times each message reached the process-wide handler.
+static REPEATS: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+
+/// Installs the process-wide GDAL error handler, which logs every message
+/// not captured by [`capture`] through `tracing`, instead of GDAL's default
+/// of printing it to stderr.
+pub(super) fn forward_uncaptured() {
+    // SAFETY: `forward` has the CPLErrorHandler signature and no user data.
+    unsafe { gdal_sys::CPLSetErrorHandler(Some(forward)) };
+}
+
+/// Logs `messages`, captured during a call that succeeded, as warnings.
+pub(super) fn log_captured(messages: &[String]) {
+    for message in messages {
+        log(CPLErr::CE_Warning, 0, message);
+    }
+}
+
+unsafe extern "C" fn forward(class: CPLErr::Type, number: CPLErrorNum, message: *const c_char) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: GDAL passes a NUL-terminated message.
+    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    log(class, number, text.trim());
+}
+
+/// Logs one GDAL message: debug output at debug level, anything else as a
+/// warning. A message seen before is logged again only at its 2nd, 4th,
+/// 8th… occurrence, with the count, because GDAL repeats some warnings for
+/// every feature of a file.
+fn log(class: CPLErr::Type, number: CPLErrorNum, text: &str) {
+    let Some(repeats) = count_repeat(text) else {
+        return;
+    };
+    if class == CPLErr::CE_Debug {
+        tracing::debug!(gdal_message = %text, repeats, "GDAL debug message");
+    } else {
+        let class = class_name(class);
+        tracing::warn!(gdal_message = %text, class, number, repeats, "GDAL message");
+    }
+}
+
+/// Counts one more occurrence of `text` and returns the count when it is a
+/// power of two, else `None`.
+fn count_repeat(text: &str) -> Option<u64> {
+    let mut guard = REPEATS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let counts = guard.get_or_insert_with(HashMap::new);
+    if counts.len() >= MAX_COUNTED_MESSAGES && !counts.contains_key(text) {
+        counts.clear();
+    }
+    let count = counts.entry(text.to_owned()).or_insert(0);
+    *count += 1;
+    count.is_power_of_two().then_some(*count)
+}
+
+fn class_name(class: CPLErr::Type) -> &'static str {
+    match class {
+        CPLErr::CE_None => "none",
+        CPLErr::CE_Warning => "warning",
+        CPLErr::CE_Failure => "failure",
+        CPLErr::CE_Fatal => "fatal",
+        _ => "debug",
     }
 }

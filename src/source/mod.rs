@@ -15,6 +15,7 @@ mod error;
 mod fields;
 mod geometry;
 mod ids;
+mod lockdown;
 mod open;
 mod options;
 mod read;
@@ -23,6 +24,7 @@ mod srs;
 use gdal::vector::LayerAccess;
 
 pub use error::SourceError;
+pub use lockdown::lock_down_gdal;
 pub use open::layer_names;
 pub use options::{ReadProgress, SettingSource, SourceOptions};
 

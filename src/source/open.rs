@@ -7,6 +7,7 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
 use super::cpl;
 use super::error::SourceError;
+use super::lockdown::{self, ALLOWED_DRIVERS, SUPPORTED_FORMATS};
 use super::options::SourceOptions;
 use crate::manifest::LayerSpec;
 
@@ -34,22 +35,27 @@ fn format_of(spec: &LayerSpec, options: &SourceOptions) -> Format {
     }
 }
 
-/// Opens the source of `spec` read-only, as a vector dataset.
+/// Opens the source of `spec` read-only, as a vector dataset, with one of
+/// the [`ALLOWED_DRIVERS`] and without network access.
 ///
 /// # Errors
-/// [`SourceError::Open`] when GDAL cannot open it, and the option errors
+/// [`SourceError::Open`] when GDAL cannot open it, when no allowed driver
+/// reads it or when opening it needs a URL, and the option errors
 /// [`SourceError::EncodingNotApplicable`] and [`SourceError::CsvColumns`].
 pub(super) fn open(
     spec: &LayerSpec,
     source_options: &SourceOptions,
     path: &str,
 ) -> Result<Dataset, SourceError> {
+    lockdown::lock_down_gdal();
+    lockdown::check_local_path(&spec.path, path)?;
     let format = format_of(spec, source_options);
     let options = open_options(spec, source_options, format, path)?;
     let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
     let target = gdal_path(&spec.path, format);
     let dataset_options = DatasetOptions {
         open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        allowed_drivers: Some(&ALLOWED_DRIVERS),
         open_options: Some(&option_refs),
         ..Default::default()
     };
@@ -59,15 +65,45 @@ pub(super) fn open(
             message: "no such file; `path` in the manifest is relative to the manifest".to_owned(),
         });
     }
-    let (opened, messages) = cpl::capture(|| Dataset::open_ex(&target, dataset_options));
-    opened.map_err(|_| SourceError::Open {
-        path: path.to_owned(),
-        message: if messages.is_empty() {
-            "GDAL recognises no vector format in it".to_owned()
-        } else {
-            messages.join("; ")
-        },
-    })
+    open_locked_down(Path::new(&target), dataset_options, path)
+}
+
+/// Opens `target` and rejects it when GDAL tried to fetch a URL meanwhile,
+/// such as the `href` of a GeoJSON `crs` link. The CRS such a link names
+/// stays unknown, so reading the coordinates in GDAL's fallback CRS could
+/// misplace every feature.
+fn open_locked_down(
+    target: &Path,
+    options: DatasetOptions<'_>,
+    path: &str,
+) -> Result<Dataset, SourceError> {
+    lockdown::take_rejected_urls();
+    let (opened, messages) = cpl::capture(|| Dataset::open_ex(target, options));
+    let rejected_urls = lockdown::take_rejected_urls();
+    if let Some(url) = rejected_urls.first() {
+        return Err(SourceError::Open {
+            path: path.to_owned(),
+            message: format!(
+                "it refers to the URL {url}, and repère reads no URL: remove the reference \
+                 (for a GeoJSON `crs` link, remove the `crs` member and give the CRS in the \
+                 `crs` setting)"
+            ),
+        });
+    }
+    match opened {
+        Ok(dataset) => {
+            cpl::log_captured(&messages);
+            Ok(dataset)
+        }
+        Err(_) if messages.is_empty() => Err(SourceError::Open {
+            path: path.to_owned(),
+            message: format!("it is not in a supported format; repère reads {SUPPORTED_FORMATS}"),
+        }),
+        Err(_) => Err(SourceError::Open {
+            path: path.to_owned(),
+            message: messages.join("; "),
+        }),
+    }
 }
 
 /// Returns the name GDAL opens. The CSV driver recognises `.csv` and `.tsv`
@@ -186,17 +222,18 @@ fn dataset_layer_names(dataset: &Dataset) -> Vec<String> {
     dataset.layers().map(|layer| layer.name()).collect()
 }
 
-/// Lists the layers (tables) of the vector file at `path`, in file order.
+/// Lists the layers (tables) of the vector file at `path`, in file order,
+/// opening it as [`open`] does.
 pub fn layer_names(path: &Path) -> Result<Vec<String>, SourceError> {
+    let path_text = path.display().to_string();
+    lockdown::lock_down_gdal();
+    lockdown::check_local_path(path, &path_text)?;
     let options = DatasetOptions {
         open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        allowed_drivers: Some(&ALLOWED_DRIVERS),
         ..Default::default()
     };
-    let (opened, messages) = cpl::capture(|| Dataset::open_ex(path, options));
-    let dataset = opened.map_err(|e| SourceError::Open {
-        path: path.display().to_string(),
-        message: gdal_message(e, messages),
-    })?;
+    let dataset = open_locked_down(path, options, &path_text)?;
     Ok(dataset_layer_names(&dataset))
 }
 
