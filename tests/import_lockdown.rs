@@ -92,9 +92,14 @@ const FIELDS: [(&str, &str); 3] = [
     ("name_field", "name"),
 ];
 
-/// Sends a dry-run import of `file` named `file_name` and returns the
-/// status and the JSON body.
-async fn dry_run(server: &Server, file_name: &str, file: &[u8]) -> (u16, Value) {
+/// Sends a dry-run import of `file` named `file_name` with `fields` and
+/// returns the status and the JSON body.
+async fn dry_run_with(
+    server: &Server,
+    file_name: &str,
+    file: &[u8],
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
     let url = format!("{}/v1/layers/uploaded/import?dry_run=true", server.base);
     let response = reqwest::Client::new()
         .post(url)
@@ -103,12 +108,17 @@ async fn dry_run(server: &Server, file_name: &str, file: &[u8]) -> (u16, Value) 
             "content-type",
             format!("multipart/form-data; boundary={BOUNDARY}"),
         )
-        .body(form(file_name, file, &FIELDS))
+        .body(form(file_name, file, fields))
         .send()
         .await
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
+}
+
+/// Sends a dry-run import of a point layer keyed by `id`.
+async fn dry_run(server: &Server, file_name: &str, file: &[u8]) -> (u16, Value) {
+    dry_run_with(server, file_name, file, &FIELDS).await
 }
 
 fn error_message(body: &Value) -> &str {
@@ -219,10 +229,9 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 #[tokio::test]
 async fn zip_name_clashes_rejected() {
     let (server, _files, _backend) = geopackage_server().await;
-    let point = POINT;
     // The zip crate writes each name once, so the repeated name is made by
     // rewriting a second name of the same length in the archive's bytes.
-    let repeated = zip_of(&[("a.geojson", point.as_bytes()), ("b.geojson", b"{}")]);
+    let repeated = zip_of(&[("a.geojson", POINT.as_bytes()), ("b.geojson", b"{}")]);
     let needle = b"b.geojson";
     let mut repeated_bytes = repeated.clone();
     for at in 0..=repeated.len() - needle.len() {
@@ -233,12 +242,12 @@ async fn zip_name_clashes_rejected() {
     let cases = [
         (repeated_bytes, "a.geojson", "two entries"),
         (
-            zip_of(&[("x", b"text"), ("x/a.geojson", point.as_bytes())]),
+            zip_of(&[("x", b"text"), ("x/a.geojson", POINT.as_bytes())]),
             "x/a.geojson",
             "both a file and a folder",
         ),
         (
-            zip_of(&[("x/a.geojson", point.as_bytes()), ("x", b"text")]),
+            zip_of(&[("x/a.geojson", POINT.as_bytes()), ("x", b"text")]),
             "x",
             "both a file and a folder",
         ),
@@ -266,19 +275,9 @@ async fn gdal_warnings_logged_through_tracing() {
         ("id_field", "id"),
         ("name_field", "name"),
     ];
-    let url = format!("{}/v1/layers/uploaded/import?dry_run=true", server.base);
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(form("unclosed.geojson", unclosed.as_bytes(), &fields))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    let (status, body) =
+        dry_run_with(&server, "unclosed.geojson", unclosed.as_bytes(), &fields).await;
+    assert_eq!(status, 200, "{body}");
 
     let log = server.stop_with_log();
 
