@@ -69,6 +69,10 @@ pub enum ApiError {
     /// names it.
     #[error("{message}")]
     VersionNotFound { message: String },
+    /// An import that lost a race with another process on the same store;
+    /// the message says to import again.
+    #[error("{message}")]
+    ImportConflict { message: String },
     /// A fault of the service. `detail` goes to the log, never to the client.
     #[error("internal error: {detail}")]
     Internal { detail: String },
@@ -122,6 +126,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ImportConflict { .. } => StatusCode::CONFLICT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

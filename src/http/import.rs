@@ -213,10 +213,21 @@ async fn serve_activated(
 
 /// Maps an import failure to a response. File and option problems are the
 /// client's: 400, naming the file as sent rather than its temporary copy,
-/// with the form field at fault when there is one. Store and I/O failures
-/// are the service's: 500.
+/// with the form field at fault when there is one. A version removed while
+/// it was written is a 409. Other store and I/O failures are the
+/// service's: 500.
 fn import_error(error: ImportError, dir: &FsPath) -> ApiError {
     let field = match &error {
+        ImportError::Store(StoreError::ImportRemoved { layer, version, .. }) => {
+            // The store's own message names its file, which clients need not see.
+            return ApiError::ImportConflict {
+                message: format!(
+                    "version {version} of layer {layer:?} was removed while it was being \
+                     imported, by another process that took it for an abandoned import: \
+                     import the file again"
+                ),
+            };
+        }
         ImportError::Store(StoreError::InvalidLayerName { .. }) | ImportError::LayerName { .. } => {
             Some("name")
         }
@@ -267,4 +278,23 @@ fn without_folder(message: &str, dir: &FsPath) -> String {
     let unpacked = format!("{}/", dir.join("unpacked").display());
     let folder = format!("{}/", dir.display());
     message.replace(&unpacked, "").replace(&folder, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_import_is_a_conflict() {
+        let removed = StoreError::ImportRemoved {
+            path: "/srv/repere/state/repere.gpkg".into(),
+            layer: "hydrants".to_owned(),
+            version: 4,
+        };
+        let error = import_error(ImportError::Store(removed), FsPath::new("/tmp/upload"));
+        let body = error.body();
+        assert_eq!(error.status(), axum::http::StatusCode::CONFLICT);
+        assert!(body.error.message.contains("import the file again"));
+        assert!(!body.error.message.contains("/srv/repere"));
+    }
 }
