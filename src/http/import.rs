@@ -101,6 +101,7 @@ struct ImportQuery {
         (status = 400, description = "The file or an option is invalid", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token lacks role gis", body = ErrorBody),
+        (status = 409, description = "Another process removed the version while it was written: import again", body = ErrorBody),
         (status = 413, description = "The file is over max_upload_bytes, or the form over it plus 320 KiB", body = ErrorBody),
     )
 )]
