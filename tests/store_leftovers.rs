@@ -166,7 +166,8 @@ async fn ended_writer_import_removed() {
     let store = Store::GeoPackage(GpkgStore::open(&file).await.unwrap());
 
     assert!(!table_exists(&file, "districts__v0002"), "table dropped");
-    assert!(!row_exists(&file, 2), "row deleted");
+    let failed = "SELECT count(*) AS n FROM repere_versions WHERE version = 2 AND complete = -1";
+    assert_eq!(count(&file, failed), 1, "row marked failed");
     let listed = ogrinfo(&file, &[]);
     assert!(
         !listed.contains("districts__v0002"),
@@ -174,9 +175,9 @@ async fn ended_writer_import_removed() {
     );
     check_active_intact(&file, &store).await;
     let next = store_next_version(&store).await;
-    assert_eq!(next, 2, "the number of the removed version is reused");
-    let sql = "SELECT count(*) AS n FROM districts__v0002";
-    assert_eq!(count(&file, sql), 3, "features of the new version 2");
+    assert_eq!(next, 3, "the number of the failed version is not reused");
+    let sql = "SELECT count(*) AS n FROM districts__v0003";
+    assert_eq!(count(&file, sql), 3, "features of the new version 3");
 }
 
 #[tokio::test]
@@ -224,9 +225,13 @@ async fn other_host_import_removed_when_old() {
     for version in [2, 3] {
         let table = format!("districts__v{version:04}");
         assert!(!table_exists(&file, &table), "{table} dropped");
-        assert!(
-            !row_exists(&file, version),
-            "row of version {version} deleted"
+        let failed = format!(
+            "SELECT count(*) AS n FROM repere_versions WHERE version = {version} AND complete = -1"
+        );
+        assert_eq!(
+            count(&file, &failed),
+            1,
+            "row of version {version} marked failed"
         );
     }
     for version in [4, 5] {

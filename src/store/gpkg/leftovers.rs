@@ -8,9 +8,10 @@
 //! - it was reserved more than [`ABANDONED_AFTER`] ago, which covers rows
 //!   written on another host and rows from builds that recorded no writer.
 //!
-//! Its feature table is dropped and its row deleted, so the version number
-//! is used again by the next import. SQLite keeps the freed pages for later
-//! writes; the file shrinks only when it is vacuumed.
+//! Its feature table is dropped and its row marked failed. The row stays so
+//! that neither its version number nor its table name is given to another
+//! import. SQLite keeps the freed pages for later writes; the file shrinks
+//! only when it is vacuumed.
 //!
 //! A live import can still lose its row: one running longer than
 //! [`ABANDONED_AFTER`] on another host. It then fails when it marks its
@@ -155,6 +156,10 @@ fn log_kept(row: &IncompleteRow) {
     );
 }
 
+/// The `complete` value of a version whose import was abandoned and
+/// cleaned up; 0 is an import that may still run, 1 a complete version.
+const FAILED: i32 = -1;
+
 fn select_incomplete(ds: &Dataset, path: &Path) -> Result<Vec<IncompleteRow>, StoreError> {
     let sql = "SELECT fid, layer, version, imported_at, writer_host, writer_pid \
          FROM repere_versions WHERE complete = 0 ORDER BY fid";
@@ -170,8 +175,10 @@ fn select_incomplete(ds: &Dataset, path: &Path) -> Result<Vec<IncompleteRow>, St
     })
 }
 
-/// Drops the row's feature table, then deletes the row. Killed in between,
-/// the next start finds the row without a table and deletes it.
+/// Drops the row's feature table, then marks the row failed (`complete` =
+/// -1). The row is kept so that its version number and table name are
+/// never given to another import. Killed in between, the next start finds
+/// the row without a table and marks it.
 fn remove(
     ds: &mut Dataset,
     path: &Path,
@@ -181,10 +188,10 @@ fn remove(
     let table = table_name(&row.layer, row.version);
     let features = drop_table(ds, path, &table)?;
     let sql = format!(
-        "DELETE FROM repere_versions WHERE fid = {} AND complete = 0",
+        "UPDATE repere_versions SET complete = {FAILED} WHERE fid = {} AND complete = 0",
         row.fid
     );
-    let operation = format!("delete the row of abandoned table {table}");
+    let operation = format!("mark the row of abandoned table {table} failed");
     execute(ds, path, &sql, &operation)?;
     tracing::info!(
         layer = %row.layer,
@@ -334,6 +341,7 @@ mod tests {
     fn removed_row_fails_import() {
         let cases = [
             ("deleted", "DELETE FROM repere_versions"),
+            ("marked failed", "UPDATE repere_versions SET complete = -1"),
             (
                 "reserved again",
                 "UPDATE repere_versions SET writer_pid = 1",
