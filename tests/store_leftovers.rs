@@ -178,6 +178,12 @@ async fn ended_writer_import_removed() {
     assert_eq!(next, 3, "the number of the failed version is not reused");
     let sql = "SELECT count(*) AS n FROM districts__v0003";
     assert_eq!(count(&file, sql), 3, "features of the new version 3");
+    drop(store);
+
+    // A store opened anew reads the new version through GDAL.
+    let reopened = Store::GeoPackage(GpkgStore::open(&file).await.unwrap());
+    let loaded = reopened.load_version(LAYER, 3).await.unwrap();
+    assert_eq!(loaded.features.len(), 3, "version 3 read back");
 }
 
 #[tokio::test]
