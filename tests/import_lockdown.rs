@@ -14,9 +14,7 @@ use std::thread::JoinHandle;
 
 use gdal::vector::LayerAccess;
 use serde_json::Value;
-use versions_support::{Backend, LayerFiles, Server, TOKEN, backends, districts};
-
-const BOUNDARY: &str = "lockdown-test-boundary-81f3";
+use versions_support::{Backend, LayerFiles, Server, backends, districts, post_import};
 
 /// A value that only the CSV a VRT points at contains.
 const SECRET: &str = "SECRET-VALUE-42";
@@ -67,25 +65,6 @@ fn count_until_stop(socket: &TcpListener) -> usize {
     }
 }
 
-/// Builds the multipart form of an import of `file_name` with `fields`.
-fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        let part = format!(
-            "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        );
-        body.extend_from_slice(part.as_bytes());
-    }
-    let header = format!(
-        "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
-         filename=\"{file_name}\"\r\ncontent-type: application/octet-stream\r\n\r\n"
-    );
-    body.extend_from_slice(header.as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
 const FIELDS: [(&str, &str); 3] = [
     ("kind", "asset"),
     ("id_field", "id"),
@@ -100,20 +79,8 @@ async fn dry_run_with(
     file: &[u8],
     fields: &[(&str, &str)],
 ) -> (u16, Value) {
-    let url = format!("{}/v1/layers/uploaded/import?dry_run=true", server.base);
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(form(file_name, file, fields))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let path_and_query = "/v1/layers/uploaded/import?dry_run=true";
+    post_import(server, path_and_query, file_name, file, fields).await
 }
 
 /// Sends a dry-run import of a point layer keyed by `id`.

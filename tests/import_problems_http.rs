@@ -7,28 +7,7 @@ mod common;
 mod versions_support;
 
 use serde_json::Value;
-use versions_support::{Backend, LayerFiles, Server, TOKEN, backends, districts};
-
-const BOUNDARY: &str = "problems-test-boundary-5c72";
-
-/// Builds the multipart form of an import of `file_name` with `fields`.
-fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        let part = format!(
-            "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        );
-        body.extend_from_slice(part.as_bytes());
-    }
-    let header = format!(
-        "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
-         filename=\"{file_name}\"\r\ncontent-type: application/octet-stream\r\n\r\n"
-    );
-    body.extend_from_slice(header.as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
+use versions_support::{Backend, LayerFiles, Server, backends, districts, post_import};
 
 /// Sends a dry-run import of the fixture `relative` as layer `layer` and
 /// returns the status and the JSON body.
@@ -41,20 +20,8 @@ async fn dry_run(
     let path = common::fixture(relative);
     let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
     let file = std::fs::read(&path).unwrap();
-    let url = format!("{}/v1/layers/{layer}/import?dry_run=true", server.base);
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(form(&file_name, &file, fields))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let path_and_query = format!("/v1/layers/{layer}/import?dry_run=true");
+    post_import(server, &path_and_query, &file_name, &file, fields).await
 }
 
 async fn geopackage_server() -> (Server, LayerFiles, Backend) {

@@ -8,28 +8,7 @@ mod versions_support;
 use std::io::Write;
 
 use serde_json::Value;
-use versions_support::{Backend, LayerFiles, Server, TOKEN, backends, districts};
-
-const BOUNDARY: &str = "report-http-boundary-91d4";
-
-/// Builds the multipart form of an import of `file_name` with `fields`.
-fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        let part = format!(
-            "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        );
-        body.extend_from_slice(part.as_bytes());
-    }
-    let header = format!(
-        "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
-         filename=\"{file_name}\"\r\ncontent-type: application/octet-stream\r\n\r\n"
-    );
-    body.extend_from_slice(header.as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
+use versions_support::{Backend, LayerFiles, Server, TOKEN, backends, districts, post_import};
 
 /// Sends an import that stores and activates a version, and returns the
 /// status and the JSON body.
@@ -39,20 +18,8 @@ async fn import(
     file: &[u8],
     fields: &[(&str, &str)],
 ) -> (u16, Value) {
-    let url = format!("{}/v1/layers/laval/import?activate=true", server.base);
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(form(file_name, file, fields))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let path_and_query = "/v1/layers/laval/import?activate=true";
+    post_import(server, path_and_query, file_name, file, fields).await
 }
 
 /// Starts a server; the backend and files must outlive it.

@@ -313,3 +313,49 @@ pub async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> (u1
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
+
+/// The multipart boundary of [`post_import`]'s forms.
+const IMPORT_BOUNDARY: &str = "repere-import-test-boundary";
+
+/// Builds the multipart form of an import: the text parts `fields`, then
+/// `file` as the part `file` named `file_name`.
+pub fn import_form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        let part = format!(
+            "--{IMPORT_BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        );
+        body.extend_from_slice(part.as_bytes());
+    }
+    let header = format!(
+        "--{IMPORT_BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
+         filename=\"{file_name}\"\r\ncontent-type: application/octet-stream\r\n\r\n"
+    );
+    body.extend_from_slice(header.as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{IMPORT_BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// Posts an import form with the gis token to `path_and_query` (such as
+/// `/v1/layers/laval/import?dry_run=true`) and returns the status and the
+/// JSON body.
+pub async fn post_import(
+    server: &Server,
+    path_and_query: &str,
+    file_name: &str,
+    file: &[u8],
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let content_type = format!("multipart/form-data; boundary={IMPORT_BOUNDARY}");
+    let response = reqwest::Client::new()
+        .post(format!("{}{path_and_query}", server.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", content_type)
+        .body(import_form(file_name, file, fields))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
