@@ -376,8 +376,8 @@ fn gtfs_tables_without_coordinates() {
     }
 }
 
-/// The STM's readme.txt is prose: GDAL reads a .txt file as CSV, so the
-/// import asks for coordinate columns, and the message says which.
+/// The STM's readme.txt is prose. GDAL reads a .txt file as CSV, so the
+/// import rejects it for lack of coordinate columns and names the settings.
 #[test]
 fn stm_readme_not_a_layer() {
     let message = import_error(

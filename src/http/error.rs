@@ -69,8 +69,8 @@ pub enum ApiError {
     /// names it.
     #[error("{message}")]
     VersionNotFound { message: String },
-    /// An import that lost a race with another process on the same store;
-    /// the message says to import again.
+    /// An import that lost a race with another process on the same store.
+    /// The message tells the user to import again.
     #[error("{message}")]
     ImportConflict { message: String },
     /// A fault of the service. `detail` goes to the log, never to the client.

@@ -66,8 +66,8 @@ pub struct ImportOptions {
     pub start_field: Option<String>,
     pub end_field: Option<String>,
     pub datetime_format: Option<String>,
-    /// How error messages name the settings: as form fields for options
-    /// read from a request.
+    /// The origin of the settings that error messages name: form fields for
+    /// options read from a request.
     #[serde(skip, default = "form_fields")]
     pub settings: SettingSource,
     /// Counts the features read, for a caller that shows progress.

@@ -143,8 +143,9 @@ fn open_options(
         && let Some(wkt) = &source_options.wkt_field
     {
         options.push(format!("GEOM_POSSIBLE_NAMES={wkt}"));
-        // The reader checks that the column exists and tells an empty cell
-        // from text GDAL cannot parse, then leaves it out of the properties.
+        // The column is kept so that the reader can check it exists and
+        // distinguish an empty cell from text GDAL cannot parse. The reader
+        // then leaves it out of the properties.
         options.push("KEEP_GEOM_COLUMNS=YES".to_owned());
     } else if format == Format::Csv {
         let (Some(x), Some(y)) = (&spec.x_field, &spec.y_field) else {

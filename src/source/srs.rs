@@ -28,7 +28,7 @@ pub(super) struct SourceCrs {
     /// Where the CRS comes from, for error messages: "the manifest sets crs
     /// = …", "the file declares …".
     pub origin: String,
-    /// Where the setting that overrides the file's CRS comes from, for
+    /// The origin of the setting that overrides the file's CRS, named in
     /// error messages.
     pub settings: SettingSource,
     /// The definition handed to PROJ: PROJJSON exported by GDAL, or the

@@ -206,7 +206,7 @@ pub(super) fn mark_complete(
     })
 }
 
-/// The SQL condition matching the row this process reserved for `version`.
+/// Returns the SQL condition that matches the row this process reserved for `version`.
 fn own_row_condition(layer: &str, version: u32) -> String {
     format!(
         "layer = {} AND version = {version} AND writer_host = {} AND writer_pid = {}",
