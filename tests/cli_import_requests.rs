@@ -1,6 +1,7 @@
 //! `repere import` as a process: a dry run leaves no store behind, the
-//! recorded author without `LOGNAME` or `USER`, and errors in a zipped
-//! Shapefile named by the archive and its entry, not a temporary copy.
+//! recorded author without `LOGNAME` or `USER`, errors in a zipped
+//! Shapefile named by the archive and its entry, not a temporary copy, and
+//! GDAL warnings logged without the values they quote.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -125,4 +126,100 @@ fn archive_error_names_entry() {
     );
     assert!(!stderr.contains("unpacked"), "{stderr}");
     assert!(!stderr.contains(".tmp"), "{stderr}");
+}
+
+/// A district value that a citizen could have typed, with an apostrophe.
+const QUOTED_VALUE: &str = "34 rue de l'Eglise";
+
+/// Writes `districts.shp` in `dir` through ogr2ogr: two Montréal squares
+/// whose DBF column `note` is numeric but holds [`QUOTED_VALUE`] in the
+/// second record, so that GDAL warns with the value quoted while it reads.
+fn shapefile_with_bad_number(dir: &Path) -> PathBuf {
+    let csv = dir.join("districts.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "id,name,note,wkt\n\
+             1,Parc,12,\"POLYGON((-73.60 45.50,-73.59 45.50,-73.59 45.51,-73.60 45.51,-73.60 45.50))\"\n\
+             2,Mile End,{QUOTED_VALUE},\"POLYGON((-73.58 45.50,-73.57 45.50,-73.57 45.51,-73.58 45.51,-73.58 45.50))\"\n"
+        ),
+    )
+    .unwrap();
+    // The CSV driver reads column types from this sidecar file.
+    std::fs::write(
+        dir.join("districts.csvt"),
+        "Integer,String,String(40),String\n",
+    )
+    .unwrap();
+    let shp = dir.join("districts.shp");
+    let output = Command::new("ogr2ogr")
+        .args([
+            "-f",
+            "ESRI Shapefile",
+            "-a_srs",
+            "EPSG:4326",
+            "-nlt",
+            "POLYGON",
+        ])
+        .args([
+            "-oo",
+            "GEOM_POSSIBLE_NAMES=wkt",
+            "-oo",
+            "KEEP_GEOM_COLUMNS=NO",
+        ])
+        .arg(&shp)
+        .arg(&csv)
+        .output()
+        .expect("cannot run ogr2ogr: install gdal-bin");
+    assert!(
+        output.status.success(),
+        "ogr2ogr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    set_dbf_field_type(&dir.join("districts.dbf"), "note", b'N');
+    shp
+}
+
+/// Sets the type of DBF field `name` to `field_type`, in its 32-byte
+/// descriptor: name at bytes 0 to 10, NUL-padded, type at byte 11. The
+/// descriptors follow the 32-byte file header and end with 0x0D.
+fn set_dbf_field_type(dbf: &Path, name: &str, field_type: u8) {
+    let mut bytes = std::fs::read(dbf).unwrap();
+    let mut offset = 32;
+    while bytes[offset] != 0x0D {
+        let descriptor = &bytes[offset..offset + 11];
+        let end = descriptor.iter().position(|&b| b == 0).unwrap_or(11);
+        if &descriptor[..end] == name.as_bytes() {
+            bytes[offset + 11] = field_type;
+            std::fs::write(dbf, bytes).unwrap();
+            return;
+        }
+        offset += 32;
+    }
+    panic!("{} has no field {name}", dbf.display());
+}
+
+#[test]
+fn gdal_warning_omits_quoted_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let shp = shapefile_with_bad_number(dir.path());
+    let ogrinfo = Command::new("ogrinfo")
+        .args(["-al", "-q"])
+        .arg(&shp)
+        .output()
+        .expect("cannot run ogrinfo: install gdal-bin");
+    let gdal_warning = String::from_utf8_lossy(&ogrinfo.stderr);
+    let quoted = format!("Value '{QUOTED_VALUE}' of field districts.note parsed incompletely");
+    assert!(gdal_warning.contains(&quoted), "ogrinfo: {gdal_warning}");
+
+    let args = ["--id-field", "id", "--name-field", "name", "--dry-run"];
+    let output = import(&shp, &dir.path().join("state"), &args);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let redacted = "Value '…' of field districts.note parsed incompletely";
+    assert!(stderr.contains(redacted), "{stderr}");
+    assert!(stderr.contains("class=\"warning\""), "{stderr}");
+    assert!(stderr.contains("number=1"), "{stderr}");
+    assert!(!stderr.contains("Eglise"), "{stderr}");
 }

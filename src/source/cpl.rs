@@ -5,17 +5,41 @@
 //! reason) only through that handler. The handler stack is per thread in
 //! GDAL, so pushing one here captures only the messages of the calling
 //! thread and leaves the process-wide handler alone.
+//!
+//! GDAL quotes attribute values in some messages, e.g. "Value '12 rue X' of
+//! field F parsed incompletely", and a layer can hold citizens' data, so
+//! the text between quotes is removed before a message is logged.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_void};
 use std::sync::Mutex;
 
 use gdal_sys::{CPLErr, CPLErrorNum};
 
+/// One message that GDAL emitted through its CPL error handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CplMessage {
+    class: CPLErr::Type,
+    number: CPLErrorNum,
+    text: String,
+}
+
+/// Joins the texts of `messages` with "; ", or returns `None` when there
+/// are none. The texts keep any quoted values, for error messages sent to
+/// the user who sent the file.
+pub(super) fn join(messages: &[CplMessage]) -> Option<String> {
+    if messages.is_empty() {
+        return None;
+    }
+    let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+    Some(texts.join("; "))
+}
+
 /// Runs `f` and returns its result with the messages GDAL emitted meanwhile,
 /// warnings and errors alike, in order.
-pub(super) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let mut messages: Vec<String> = Vec::new();
+pub(super) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<CplMessage>) {
+    let mut messages: Vec<CplMessage> = Vec::new();
     let result = {
         let _guard = HandlerGuard::push(&mut messages);
         f()
@@ -28,8 +52,8 @@ pub(super) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
 struct HandlerGuard;
 
 impl HandlerGuard {
-    fn push(messages: &mut Vec<String>) -> HandlerGuard {
-        let user_data = messages as *mut Vec<String> as *mut c_void;
+    fn push(messages: &mut Vec<CplMessage>) -> HandlerGuard {
+        let user_data = messages as *mut Vec<CplMessage> as *mut c_void;
         // SAFETY: `collect` reads `user_data` as the `Vec` it points to,
         // which outlives the guard that pops the handler.
         unsafe { gdal_sys::CPLPushErrorHandlerEx(Some(collect), user_data) };
@@ -44,17 +68,21 @@ impl Drop for HandlerGuard {
     }
 }
 
-unsafe extern "C" fn collect(class: CPLErr::Type, _number: CPLErrorNum, message: *const c_char) {
+unsafe extern "C" fn collect(class: CPLErr::Type, number: CPLErrorNum, message: *const c_char) {
     if class == CPLErr::CE_Debug || message.is_null() {
         return;
     }
     // SAFETY: GDAL passes back the pointer given to CPLPushErrorHandlerEx,
     // on the thread that pushed it, and a NUL-terminated message.
     unsafe {
-        let messages = gdal_sys::CPLGetErrorHandlerUserData() as *mut Vec<String>;
+        let messages = gdal_sys::CPLGetErrorHandlerUserData() as *mut Vec<CplMessage>;
         if let Some(messages) = messages.as_mut() {
             let text = CStr::from_ptr(message).to_string_lossy();
-            messages.push(text.trim().to_owned());
+            messages.push(CplMessage {
+                class,
+                number,
+                text: text.trim().to_owned(),
+            });
         }
     }
 }
@@ -74,10 +102,10 @@ pub(super) fn forward_uncaptured() {
     unsafe { gdal_sys::CPLSetErrorHandler(Some(forward)) };
 }
 
-/// Logs `messages`, captured during a call that succeeded, as warnings.
-pub(super) fn log_captured(messages: &[String]) {
+/// Logs `messages`, captured during a call that succeeded.
+pub(super) fn log_captured(messages: &[CplMessage]) {
     for message in messages {
-        log(CPLErr::CE_Warning, 0, message);
+        log(message.class, message.number, &message.text);
     }
 }
 
@@ -90,12 +118,14 @@ unsafe extern "C" fn forward(class: CPLErr::Type, number: CPLErrorNum, message: 
     log(class, number, text.trim());
 }
 
-/// Logs one GDAL message: debug output at debug level, anything else as a
-/// warning. A message seen before is logged again only at its 2nd, 4th,
-/// 8th… occurrence, with the count, because GDAL repeats some warnings for
-/// every feature of a file.
+/// Logs one GDAL message with its quoted values removed, debug output at
+/// debug level and anything else as a warning. A message seen before is
+/// logged again only at its 2nd, 4th, 8th… occurrence, with the count,
+/// because GDAL repeats some warnings for every feature of a file. Messages
+/// that differ only in their quoted values count as one.
 fn log(class: CPLErr::Type, number: CPLErrorNum, text: &str) {
-    let Some(repeats) = count_repeat(text) else {
+    let text = remove_quoted(text);
+    let Some(repeats) = count_repeat(&text) else {
         return;
     };
     if class == CPLErr::CE_Debug {
@@ -104,6 +134,29 @@ fn log(class: CPLErr::Type, number: CPLErrorNum, text: &str) {
         let class = class_name(class);
         tracing::warn!(gdal_message = %text, class, number, repeats, "GDAL message");
     }
+}
+
+/// The text that replaces what a message quotes.
+const REMOVED: &str = "…";
+
+/// Replaces the text between the first and the last quote (`'` or `"`) of
+/// `text` with [`REMOVED`]. A quoted value may itself contain quotes, as in
+/// 'rue de l'Église', so the span runs to the last quote rather than to the
+/// next one. Text between two quoted values goes too, and so does an
+/// apostrophe's word before the first value ("Couldn't").
+///
+/// NOTE: a value that GDAL writes without quotes stays in the text.
+fn remove_quoted(text: &str) -> Cow<'_, str> {
+    let is_quote = |c: char| c == '\'' || c == '"';
+    let (Some(first), Some(last)) = (text.find(is_quote), text.rfind(is_quote)) else {
+        return Cow::Borrowed(text);
+    };
+    if first == last {
+        return Cow::Borrowed(text);
+    }
+    // Both quotes are one byte long, so `first + 1` and `last` are char
+    // boundaries.
+    Cow::Owned(format!("{}{REMOVED}{}", &text[..=first], &text[last..]))
 }
 
 /// Counts one more occurrence of `text` and returns the count when it is a
@@ -128,5 +181,29 @@ fn class_name(class: CPLErr::Type) -> &'static str {
         CPLErr::CE_Failure => "failure",
         CPLErr::CE_Fatal => "fatal",
         _ => "debug",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remove_quoted;
+
+    #[test]
+    fn quoted_values_removed() {
+        let cases = [
+            (
+                "Value '34 rue de l'Eglise' of field b.note parsed incompletely to real 34.",
+                "Value '…' of field b.note parsed incompletely to real 34.",
+            ),
+            ("Field \"desc\" has value \"x\"", "Field \"…\""),
+            ("mixed 'a\" quotes\" end", "mixed '…\" end"),
+            ("empty '' value", "empty '…' value"),
+            ("no quote at all", "no quote at all"),
+            ("Couldn't open", "Couldn't open"),
+            ("'É' at start", "'…' at start"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(remove_quoted(text), expected, "for {text:?}");
+        }
     }
 }

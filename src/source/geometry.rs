@@ -124,7 +124,7 @@ fn shape_into(
     let (valid, messages) = cpl::capture(|| is_points || source.is_valid());
     if !valid {
         let polygonal = matches!(geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
-        findings.push(Finding::geos(invalid_reason(messages), polygonal));
+        findings.push(Finding::geos(invalid_reason(&messages), polygonal));
         geometry = repair(&source)?;
     }
     if kind == LayerKind::District {
@@ -145,12 +145,9 @@ fn to_geo(source: &OgrGeometry) -> Result<Geometry<f64>, Problem> {
 
 /// Joins the GEOS messages into a reason, e.g. "Self-intersection at or near
 /// point 496749.2 181018.4".
-fn invalid_reason(messages: Vec<String>) -> String {
-    if messages.is_empty() {
-        "invalid according to GEOS, which gave no reason".to_owned()
-    } else {
-        messages.join("; ")
-    }
+fn invalid_reason(messages: &[cpl::CplMessage]) -> String {
+    cpl::join(messages)
+        .unwrap_or_else(|| "invalid according to GEOS, which gave no reason".to_owned())
 }
 
 /// Repairs with GEOS MakeValid (`OGR_G_MakeValidEx`, default LINEWORK
@@ -164,11 +161,7 @@ fn repair(source: &OgrGeometry) -> Result<Geometry<f64>, Problem> {
         )),
         Err(e) => Err(Problem::Reject(format!(
             "invalid, and GEOS MakeValid failed: {}",
-            if messages.is_empty() {
-                e.to_string()
-            } else {
-                messages.join("; ")
-            }
+            cpl::join(&messages).unwrap_or_else(|| e.to_string())
         ))),
     }
 }

@@ -95,13 +95,11 @@ fn open_locked_down(
             cpl::log_captured(&messages);
             Ok(dataset)
         }
-        Err(_) if messages.is_empty() => Err(SourceError::Open {
-            path: path.to_owned(),
-            message: format!("it is not in a supported format; repère reads {SUPPORTED_FORMATS}"),
-        }),
         Err(_) => Err(SourceError::Open {
             path: path.to_owned(),
-            message: messages.join("; "),
+            message: cpl::join(&messages).unwrap_or_else(|| {
+                format!("it is not in a supported format; repère reads {SUPPORTED_FORMATS}")
+            }),
         }),
     }
 }
@@ -250,17 +248,8 @@ pub(super) fn apply_filter(
     applied.map_err(|e| SourceError::Filter {
         path: path.to_owned(),
         filter: filter.to_owned(),
-        message: gdal_message(e, messages),
+        message: cpl::join(&messages).unwrap_or_else(|| e.to_string()),
     })?;
     let after = layer.feature_count();
     Ok(usize::try_from(before.saturating_sub(after)).unwrap_or(usize::MAX))
-}
-
-/// GDAL's own explanation when it gave one, else the crate's error.
-fn gdal_message(error: gdal::errors::GdalError, messages: Vec<String>) -> String {
-    if messages.is_empty() {
-        error.to_string()
-    } else {
-        messages.join("; ")
-    }
 }

@@ -112,11 +112,7 @@ fn parse(definition: &str) -> Result<SpatialRef, CrsError> {
     let (parsed, messages) = cpl::capture(|| SpatialRef::from_definition(definition));
     parsed.map_err(|e| CrsError::Invalid {
         crs: definition.to_owned(),
-        message: if messages.is_empty() {
-            e.to_string()
-        } else {
-            messages.join("; ")
-        },
+        message: cpl::join(&messages).unwrap_or_else(|| e.to_string()),
     })
 }
 
