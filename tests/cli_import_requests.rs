@@ -1,7 +1,8 @@
 //! `repere import` as a process: a dry run leaves no store behind, the
 //! recorded author without `LOGNAME` or `USER`, errors in a zipped
-//! Shapefile named by the archive and its entry, not a temporary copy, and
-//! GDAL warnings logged without the values they quote.
+//! Shapefile named by the archive and its entry, not a temporary copy, GDAL
+//! warnings logged without the values they quote, and huge coordinates in
+//! scientific notation.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -222,4 +223,28 @@ fn gdal_warning_omits_quoted_value() {
     assert!(stderr.contains("class=\"warning\""), "{stderr}");
     assert!(stderr.contains("number=1"), "{stderr}");
     assert!(!stderr.contains("Eglise"), "{stderr}");
+}
+
+#[test]
+fn huge_coordinate_in_scientific_notation() {
+    let dir = tempfile::tempdir().unwrap();
+    let geojson = dir.path().join("far.geojson");
+    let square = "[[1e308, 45.5], [-73.5, 45.5], [-73.5, 45.6], [-73.6, 45.6], [1e308, 45.5]]";
+    std::fs::write(
+        &geojson,
+        format!(
+            r#"{{"type": "FeatureCollection", "features": [{{"type": "Feature",
+            "properties": {{"id": 1, "name": "Far"}},
+            "geometry": {{"type": "Polygon", "coordinates": [{square}]}}}}]}}"#
+        ),
+    )
+    .unwrap();
+
+    let args = ["--id-field", "id", "--name-field", "name", "--dry-run"];
+    let output = import(&geojson, &dir.path().join("state"), &args);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("coordinate (1e308, 45.5)"), "{stderr}");
+    assert!(!stderr.contains("1000000000"), "{stderr}");
 }

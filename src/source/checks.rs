@@ -8,6 +8,7 @@ use std::ops::Deref;
 use gdal::vector::Geometry as OgrGeometry;
 use gdal_sys::OGRwkbGeometryType as Wkb;
 
+use super::error::Coordinate;
 use super::geometry::{Finding, Problem};
 use crate::layer::GeometryProblem;
 
@@ -51,6 +52,7 @@ pub(super) fn check<'a>(
         return Err(reject(findings, GeometryProblem::Empty, null_reason));
     };
     if let Some((x, y)) = first_non_finite(source) {
+        let (x, y) = (Coordinate(x), Coordinate(y));
         let reason = format!("coordinate ({x} {y}) is not a finite number");
         return Err(reject(
             findings,
@@ -253,6 +255,7 @@ fn short_ring(place: Place, index: usize, ring: &OgrGeometry, removed: &str) -> 
         0 => String::new(),
         _ => {
             let (x, y, _) = ring.get_point(0);
+            let (x, y) = (Coordinate(x), Coordinate(y));
             format!(", starting at ({x} {y})")
         }
     };

@@ -3,6 +3,8 @@
 use geo::Coord;
 use proj::Proj;
 
+use super::error::Coordinate;
+
 /// WGS84 longitude/latitude, the CRS of every loaded layer.
 pub const WGS84: &str = "EPSG:4326";
 
@@ -19,7 +21,11 @@ pub enum CrsError {
         to: String,
         message: String,
     },
-    #[error("PROJ cannot transform ({x}, {y}) from {from} to {to}: {message}")]
+    #[error(
+        "PROJ cannot transform ({}, {}) from {from} to {to}: {message}",
+        Coordinate(*x),
+        Coordinate(*y)
+    )]
     Transform {
         from: String,
         to: String,

@@ -1,5 +1,7 @@
 //! Errors that reject a source file, naming the file and the fix.
 
+use std::fmt;
+
 use super::crs::CrsError;
 use super::options::SettingSource;
 
@@ -97,8 +99,10 @@ pub enum SourceError {
         source: CrsError,
     },
     #[error(
-        "{path}: feature {fid} has coordinate ({x}, {y}), outside the valid range of {crs} \
-         (longitude -180 to 180, latitude -90 to 90). {hint}"
+        "{path}: feature {fid} has coordinate ({}, {}), outside the valid range of {crs} \
+         (longitude -180 to 180, latitude -90 to 90). {hint}",
+        Coordinate(*x),
+        Coordinate(*y)
     )]
     OutOfRange {
         path: String,
@@ -109,8 +113,10 @@ pub enum SourceError {
         hint: String,
     },
     #[error(
-        "{path}: feature {fid}: coordinate ({x}, {y}) in {crs} cannot be transformed to \
+        "{path}: feature {fid}: coordinate ({}, {}) in {crs} cannot be transformed to \
          WGS84 ({message}); check that {} is the CRS of the coordinates",
+        Coordinate(*x),
+        Coordinate(*y),
         settings.name("crs")
     )]
     NotTransformed {
@@ -123,9 +129,13 @@ pub enum SourceError {
         settings: SettingSource,
     },
     #[error(
-        "{path}: feature {fid}: coordinate ({x}, {y}) in {crs} falls at longitude {lon:.6}, \
-         latitude {lat:.6}, outside the area of use of {crs} ({area}); set {} to \
+        "{path}: feature {fid}: coordinate ({}, {}) in {crs} falls at longitude {:.6}, \
+         latitude {:.6}, outside the area of use of {crs} ({area}); set {} to \
          the CRS the coordinates are in",
+        Coordinate(*x),
+        Coordinate(*y),
+        Coordinate(*lon),
+        Coordinate(*lat),
         settings.name("crs")
     )]
     OutsideAreaOfUse {
@@ -162,6 +172,32 @@ pub enum SourceError {
     },
 }
 
+/// A coordinate value as messages print it. A magnitude of 1e15 or more, or
+/// a non-zero one under 1e-6 printed without a precision, is written in
+/// scientific notation (`1e308`), because `f64`'s `Display` would write
+/// every digit of it. Other values print as `f64` prints them, with the
+/// precision the format gives.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Coordinate(pub(super) f64);
+
+impl Coordinate {
+    const MIN_LARGE: f64 = 1e15;
+    const MAX_SMALL: f64 = 1e-6;
+}
+
+impl fmt::Display for Coordinate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let magnitude = self.0.abs();
+        let is_large = magnitude.is_finite() && magnitude >= Coordinate::MIN_LARGE;
+        let is_small = magnitude > 0.0 && magnitude < Coordinate::MAX_SMALL;
+        if is_large || (is_small && f.precision().is_none()) {
+            write!(f, "{:e}", self.0)
+        } else {
+            fmt::Display::fmt(&self.0, f)
+        }
+    }
+}
+
 /// Returns the WKT alternative of an import's error message. Imports may
 /// name a column of WKT geometries instead of coordinate columns, and the
 /// manifest may not.
@@ -172,5 +208,35 @@ fn wkt_hint(settings: SettingSource) -> String {
             ", or {} naming a column of WKT geometries",
             settings.name("wkt_field")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Coordinate;
+
+    #[test]
+    fn coordinate_notation_follows_magnitude() {
+        let cases = [
+            (1e308, "1e308"),
+            (-1.5e20, "-1.5e20"),
+            (1e-300, "1e-300"),
+            (-73.5673, "-73.5673"),
+            (296_000.25, "296000.25"),
+            (999_999_999_999_999.0, "999999999999999"),
+            (0.0, "0"),
+            (f64::INFINITY, "inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(Coordinate(value).to_string(), expected, "for {value:?}");
+        }
+    }
+
+    #[test]
+    fn coordinate_keeps_precision() {
+        assert_eq!(format!("{:.6}", Coordinate(-73.5)), "-73.500000");
+        assert_eq!(format!("{:.6}", Coordinate(1e-9)), "0.000000");
+        assert_eq!(format!("{:.6}", Coordinate(1e300)), "1e300");
     }
 }
