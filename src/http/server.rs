@@ -180,12 +180,29 @@ async fn load(
     Ok(known)
 }
 
+/// Builds the catalog served at start-up: the manifest's layers in manifest
+/// order, then the other layers of the store that have an active version
+/// (imported through the API or the CLI), by name. Loading those here, not
+/// at the watcher's first check, means `/ready` never returns 200 while an
+/// active layer is missing.
 async fn load_catalog(store: &Store, manifest: &Manifest) -> Result<Catalog, ServeError> {
     let synced = sync_manifest(store, manifest, MANIFEST_ACTIVATOR).await?;
     let mut layers = Vec::with_capacity(synced.len());
     for layer in synced {
         let index = index_layer(layer.layer, layer.version.version).await?;
         layers.push((index, Some(layer.version)));
+    }
+    for summary in store.layers().await? {
+        let Some(active) = summary.active_version else {
+            continue;
+        };
+        if manifest.layers.iter().any(|spec| spec.name == summary.name) {
+            continue;
+        }
+        let layer = store.load_version(&summary.name, active).await?;
+        let version = store.version(&summary.name, active).await?;
+        let index = index_layer(layer, active).await?;
+        layers.push((index, Some(version)));
     }
     Ok(Catalog::with_versions(layers))
 }
