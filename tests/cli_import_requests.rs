@@ -1,8 +1,8 @@
 //! `repere import` as a process: a dry run leaves no store behind, the
 //! recorded author without `LOGNAME` or `USER`, errors in a zipped
-//! Shapefile named by the archive and its entry, not a temporary copy, GDAL
-//! warnings logged without the values they quote, and huge coordinates in
-//! scientific notation.
+//! Shapefile named by the archive and its entry, not a temporary copy, a
+//! store path holding another format, GDAL warnings logged without the
+//! values they quote, and huge coordinates in scientific notation.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -127,6 +127,40 @@ fn archive_error_names_entry() {
     );
     assert!(!stderr.contains("unpacked"), "{stderr}");
     assert!(!stderr.contains(".tmp"), "{stderr}");
+}
+
+/// Files that GDAL's GPKG driver does not open, written where the store's
+/// GeoPackage belongs.
+const NOT_GEOPACKAGES: [(&str, &str); 3] = [
+    (
+        "GeoJSON",
+        r#"{"type": "FeatureCollection", "features": []}"#,
+    ),
+    ("CSV", "id,x,y\n1,-73.6,45.5\n"),
+    ("empty", ""),
+];
+
+#[test]
+fn store_file_not_geopackage() {
+    for (format, content) in NOT_GEOPACKAGES {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("state");
+        std::fs::create_dir(&state_dir).unwrap();
+        let store_path = state_dir.join("repere.gpkg");
+        std::fs::write(&store_path, content).unwrap();
+
+        let mut args = NEIGHBOURHOOD_ARGS.to_vec();
+        args.push("--dry-run");
+        let output = import(&repo_file(NEIGHBOURHOODS), &state_dir, &args);
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{format}: {stderr}");
+        let named = format!("{} is not a GeoPackage", store_path.display());
+        assert!(stderr.contains(&named), "{format}: {stderr}");
+        assert!(stderr.contains("--state-dir"), "{format}: {stderr}");
+        let after = std::fs::read_to_string(&store_path).unwrap();
+        assert_eq!(after, content, "{format}: the file changed");
+    }
 }
 
 /// A district value that a citizen could have typed, with an apostrophe.

@@ -33,6 +33,14 @@ pub enum StoreError {
         operation: String,
         source: gdal::errors::GdalError,
     },
+    /// A file at the store's path that GDAL's GPKG driver does not open,
+    /// such as a GeoJSON or CSV file renamed `repere.gpkg`.
+    #[error(
+        "{path} is not a GeoPackage ({reason}), so the layer store cannot use it: move or \
+         rename the file, or choose another state directory (--state-dir, \
+         REPERE_STATE_DIR or `state_dir` in the config file)"
+    )]
+    NotGeoPackage { path: PathBuf, reason: String },
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: PathBuf,

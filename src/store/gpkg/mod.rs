@@ -290,13 +290,44 @@ fn gdal_error(path: &Path, operation: impl Into<String>) -> impl FnOnce(GdalErro
     }
 }
 
+/// Opens the store's file with GDAL's GPKG driver alone, so that a file of
+/// another format at that path is never read or written by another driver.
 fn open_dataset(path: &Path, mode: GdalOpenFlags) -> Result<Dataset, StoreError> {
     let options = DatasetOptions {
         open_flags: mode | GdalOpenFlags::GDAL_OF_VECTOR,
         allowed_drivers: Some(&["GPKG"]),
         ..Default::default()
     };
-    Dataset::open_ex(path, options).map_err(gdal_error(path, "open the GeoPackage"))
+    Dataset::open_ex(path, options).map_err(|source| match not_sqlite_reason(path) {
+        Some(reason) => StoreError::NotGeoPackage {
+            path: path.to_owned(),
+            reason,
+        },
+        None => gdal_error(path, "open the GeoPackage")(source),
+    })
+}
+
+/// The header that starts every SQLite 3 database, and so every GeoPackage
+/// (<https://www.sqlite.org/fileformat.html>, section 1.3).
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Explains why the file at `path` cannot be a GeoPackage when it does not
+/// start with [`SQLITE_HEADER`], or returns `None` when it does or cannot
+/// be read.
+fn not_sqlite_reason(path: &Path) -> Option<String> {
+    use std::io::Read;
+
+    let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+    let file = std::fs::File::open(path).ok()?;
+    let limit = SQLITE_HEADER.len() as u64;
+    file.take(limit).read_to_end(&mut header).ok()?;
+    if header.is_empty() {
+        Some("the file is empty".to_owned())
+    } else if header != SQLITE_HEADER {
+        Some("it does not start with the SQLite 3 header".to_owned())
+    } else {
+        None
+    }
 }
 
 fn create_if_missing(path: &Path) -> Result<(), StoreError> {
