@@ -87,14 +87,29 @@ pub enum CliError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Boxed, as `Serve` is, because both errors take 128 bytes or more and
+    /// would make every `Result<_, CliError>` that large (clippy's
+    /// `result_large_err`).
     #[error(transparent)]
-    Import(#[from] crate::import::ImportError),
+    Import(Box<crate::import::ImportError>),
     #[error(transparent)]
-    Serve(#[from] ServeError),
+    Serve(Box<ServeError>),
     #[error("cannot read {path}: {message}")]
     Input { path: String, message: String },
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
+}
+
+impl From<crate::import::ImportError> for CliError {
+    fn from(error: crate::import::ImportError) -> Self {
+        CliError::Import(Box::new(error))
+    }
+}
+
+impl From<ServeError> for CliError {
+    fn from(error: ServeError) -> Self {
+        CliError::Serve(Box::new(error))
+    }
 }
 
 impl CliError {
@@ -194,7 +209,7 @@ fn init_logging(config: &Config) -> Result<(), CliError> {
 }
 
 fn serve(config: &Config) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Serve(ServeError::Io(e)))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Io)?;
     let manifest = load_manifest(&config.manifest)?;
     let served = runtime.block_on(crate::http::serve(config, manifest));
     // A signal during loading leaves the loading thread running: exit
