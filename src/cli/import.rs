@@ -234,7 +234,8 @@ fn cli_user() -> String {
 /// The progress line while comparing and storing.
 const SPINNER_TEMPLATE: &str = "{spinner} {elapsed} {msg}";
 
-/// The progress line while reading, before the feature count is known.
+/// The progress line while reading, from the first feature read until the
+/// feature count is known.
 const COUNTER_TEMPLATE: &str = "{spinner} {elapsed} {msg}: {human_pos} features read ({rate})";
 
 /// The progress line while reading a file whose features GDAL can count.
@@ -245,12 +246,13 @@ const BAR_TEMPLATE: &str =
 const REFRESH: Duration = Duration::from_millis(100);
 
 /// Creates a spinner on stderr when it is a terminal, else a hidden bar.
+/// It shows only its message until the read counts a feature.
 fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    set_style(&bar, COUNTER_TEMPLATE);
+    set_style(&bar, SPINNER_TEMPLATE);
     bar.enable_steady_tick(REFRESH);
     bar
 }
@@ -268,7 +270,8 @@ fn set_style(bar: &ProgressBar, template: &str) {
 }
 
 /// Runs `read` on this thread while another thread copies `progress` to
-/// `bar`, which becomes a bar once the feature count is known.
+/// `bar`, which shows the features read once there are some, and becomes a
+/// bar once the feature count is known.
 fn show_read_progress<T>(
     bar: &ProgressBar,
     progress: &ReadProgress,
@@ -280,8 +283,9 @@ fn show_read_progress<T>(
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
+            let mut line = ProgressLine::Message;
             while !done.load(Ordering::Relaxed) {
-                update_bar(bar, progress);
+                line = update_bar(bar, progress, line);
                 std::thread::sleep(REFRESH);
             }
         });
@@ -291,14 +295,40 @@ fn show_read_progress<T>(
     })
 }
 
-fn update_bar(bar: &ProgressBar, progress: &ReadProgress) {
+/// The kind of progress line drawn while reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProgressLine {
+    /// The message alone, while GDAL opens the file and nothing is counted.
+    Message,
+    /// The features read, with [`COUNTER_TEMPLATE`].
+    Counter,
+    /// The features read out of the count, with [`BAR_TEMPLATE`].
+    Bar,
+}
+
+/// Copies `progress` to `bar`, changing its style when `progress` has more
+/// than `line` draws, and returns the kind of line drawn now.
+fn update_bar(bar: &ProgressBar, progress: &ReadProgress, line: ProgressLine) -> ProgressLine {
+    let read = progress.read();
+    let mut next = line;
     if let Some(total) = progress.total()
         && bar.length() != Some(total)
     {
         bar.set_length(total);
-        set_style(bar, BAR_TEMPLATE);
+        next = ProgressLine::Bar;
+    } else if line == ProgressLine::Message && read > 0 {
+        next = ProgressLine::Counter;
     }
-    bar.set_position(progress.read());
+    if next != line {
+        let template = if next == ProgressLine::Bar {
+            BAR_TEMPLATE
+        } else {
+            COUNTER_TEMPLATE
+        };
+        set_style(bar, template);
+    }
+    bar.set_position(read);
+    next
 }
 
 fn print_json(report: &import::ImportReport) -> Result<(), CliError> {
