@@ -1,8 +1,9 @@
 //! `repere import` as a process: a dry run leaves no store behind, the
-//! recorded author without `LOGNAME` or `USER`, errors in a zipped
-//! Shapefile named by the archive and its entry, not a temporary copy, a
-//! store path holding another format, GDAL warnings logged without the
-//! values they quote, and huge coordinates in scientific notation.
+//! recorded author without `LOGNAME` or `USER`, and errors in a zipped
+//! Shapefile named by the archive and its entry, not a temporary copy.
+//! Also the error for a store path that contains another format, GDAL
+//! warnings logged without the values they quote, and huge coordinates
+//! in scientific notation.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -167,7 +168,7 @@ fn store_file_not_geopackage() {
 const QUOTED_VALUE: &str = "34 rue de l'Eglise";
 
 /// Writes `districts.shp` in `dir` through ogr2ogr: two Montréal squares
-/// whose DBF column `note` is numeric but holds [`QUOTED_VALUE`] in the
+/// whose DBF column `note` is numeric but contains [`QUOTED_VALUE`] in the
 /// second record, so that GDAL warns with the value quoted while it reads.
 fn shapefile_with_bad_number(dir: &Path) -> PathBuf {
     let csv = dir.join("districts.csv");

@@ -307,8 +307,8 @@ fn open_dataset(path: &Path, mode: GdalOpenFlags) -> Result<Dataset, StoreError>
     })
 }
 
-/// The header that starts every SQLite 3 database, and so every GeoPackage
-/// (<https://www.sqlite.org/fileformat.html>, section 1.3).
+/// The 16 bytes that start every SQLite 3 database file, and so every
+/// GeoPackage.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// Explains why the file at `path` cannot be a GeoPackage when it does not
