@@ -33,11 +33,15 @@ pub enum SourceError {
         count: usize,
         settings: SettingSource,
     },
-    #[error("{path}: invalid `where` filter {filter:?}: {message}")]
+    #[error(
+        "{path}: invalid `where` filter {filter:?} ({}): {message}",
+        settings.name("where")
+    )]
     Filter {
         path: String,
         filter: String,
         message: String,
+        settings: SettingSource,
     },
     #[error(
         "{path}: {} {field:?} is not a column of layer {layer:?}; its columns are: {available}",

@@ -13,6 +13,7 @@ mod cpl;
 pub mod crs;
 mod error;
 mod fields;
+mod filter;
 mod geometry;
 mod ids;
 mod lockdown;
@@ -60,7 +61,8 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         ..LoadReport::default()
     };
     if let Some(filter) = &spec.filter {
-        open::apply_filter(&mut source, filter, &path)?;
+        let driver = dataset.driver().short_name();
+        open::apply_filter(&mut source, &driver, filter, &path, options.settings)?;
     }
     let progress = options.progress.as_deref();
     if let Some(progress) = progress {

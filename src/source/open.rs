@@ -7,8 +7,10 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
 use super::cpl;
 use super::error::SourceError;
+use super::fields::{Columns, IdSource};
+use super::filter::{self, Dialect};
 use super::lockdown::{self, ALLOWED_DRIVERS, SUPPORTED_FORMATS};
-use super::options::SourceOptions;
+use super::options::{SettingSource, SourceOptions};
 use crate::manifest::LayerSpec;
 
 /// The source formats that need options to open.
@@ -236,20 +238,61 @@ pub fn layer_names(path: &Path) -> Result<Vec<String>, SourceError> {
     Ok(dataset_layer_names(&dataset))
 }
 
-/// Applies the manifest's `where` filter and returns how many features it
-/// leaves out.
+/// Applies the `where` filter to `layer`, read by GDAL driver `driver`,
+/// and returns how many features it leaves out. The filter is parsed with
+/// the grammar of [`filter`], so that the GeoPackage driver's SQLite never
+/// sees the text as written, and its field names must be columns of the
+/// layer or its feature id.
+///
+/// # Errors
+/// [`SourceError::Filter`] when the filter does not fit the grammar or GDAL
+/// rejects it, and [`SourceError::MissingField`] for a field the layer
+/// lacks.
 pub(super) fn apply_filter(
     layer: &mut Layer<'_>,
-    filter: &str,
+    driver: &str,
+    text: &str,
     path: &str,
+    settings: SettingSource,
 ) -> Result<usize, SourceError> {
-    let before = layer.feature_count();
-    let (applied, messages) = cpl::capture(|| layer.set_attribute_filter(filter));
-    applied.map_err(|e| SourceError::Filter {
+    let invalid = |message: String| SourceError::Filter {
         path: path.to_owned(),
-        filter: filter.to_owned(),
-        message: cpl::join(&messages).unwrap_or_else(|| e.to_string()),
-    })?;
+        filter: text.to_owned(),
+        message,
+        settings,
+    };
+    let mut expr = filter::parse(text).map_err(|e| invalid(e.to_string()))?;
+    let dialect = if driver == "GPKG" {
+        Dialect::Sqlite
+    } else {
+        Dialect::OgrSql
+    };
+    let columns = Columns::of_layer(layer, driver);
+    if let Some(missing) = expr
+        .fields()
+        .into_iter()
+        .find(|f| columns.id_source(f).is_none())
+    {
+        return Err(SourceError::MissingField {
+            path: path.to_owned(),
+            setting: "where",
+            settings,
+            field: missing.to_owned(),
+            layer: layer.name(),
+            available: columns.describe(),
+        });
+    }
+    expr.rename_fields(&|name| match columns.id_source(name) {
+        Some(IdSource::Column(index)) => columns.name(index).to_owned(),
+        // OGR SQL names the feature id `FID`, whatever the driver calls it.
+        _ if dialect == Dialect::OgrSql => "FID".to_owned(),
+        _ => name.to_owned(),
+    });
+    let rebuilt = expr.render(dialect);
+
+    let before = layer.feature_count();
+    let (applied, messages) = cpl::capture(|| layer.set_attribute_filter(&rebuilt));
+    applied.map_err(|e| invalid(cpl::join(&messages).unwrap_or_else(|| e.to_string())))?;
     let after = layer.feature_count();
     Ok(usize::try_from(before.saturating_sub(after)).unwrap_or(usize::MAX))
 }
