@@ -63,6 +63,19 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String },
     #[error("the request did not complete within {timeout_s} s: retry, or split the batch")]
     TimedOut { timeout_s: u64 },
+    /// An import that took longer than the import route's time-out. The
+    /// reading thread may still be running, and a store write that had
+    /// started may still finish, so the message asks to check the versions.
+    #[error(
+        "the import did not complete within {timeout_s} s: check GET {versions_path} before \
+         importing again, then send a smaller file, or select fewer features with `table` or \
+         `where`"
+    )]
+    ImportTimedOut {
+        timeout_s: u64,
+        /// The versions route of the layer, e.g. `/v1/layers/wards/versions`.
+        versions_path: String,
+    },
     #[error("the layers are still loading: retry when GET /ready returns 200")]
     NotReady,
     /// A layer or layer version that the store does not have; the message
@@ -124,7 +137,9 @@ impl ApiError {
             | ApiError::BatchResponseTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound { .. } | ApiError::VersionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TimedOut { .. } | ApiError::ImportTimedOut { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ImportConflict { .. } => StatusCode::CONFLICT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

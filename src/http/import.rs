@@ -15,9 +15,11 @@ mod form;
 use std::path::Path as FsPath;
 use std::time::Duration;
 
+use axum::BoxError;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Extension, RawQuery, Request, State};
+use axum::http::Uri;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -56,8 +58,8 @@ pub const IMPORT_TIMEOUT: Duration = Duration::from_secs(600);
 /// the request time-out of the other routes.
 pub(super) fn routes() -> Router<AppState> {
     let time_limit = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|error| {
-            middleware::handle_layer_error(IMPORT_TIMEOUT, error)
+        .layer(HandleErrorLayer::new(|uri: Uri, error: BoxError| {
+            handle_layer_error(uri, error)
         }))
         .timeout(IMPORT_TIMEOUT);
     Router::new()
@@ -65,6 +67,22 @@ pub(super) fn routes() -> Router<AppState> {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(DefaultBodyLimit::disable())
         .layer(time_limit)
+}
+
+/// Converts a time-out of the import route, or another middleware failure,
+/// into an error response.
+async fn handle_layer_error(uri: Uri, error: BoxError) -> ApiError {
+    match middleware::handle_layer_error(IMPORT_TIMEOUT, error).await {
+        ApiError::TimedOut { timeout_s } => {
+            let import_path = uri.path();
+            let layer_path = import_path.strip_suffix("/import").unwrap_or(import_path);
+            ApiError::ImportTimedOut {
+                timeout_s,
+                versions_path: format!("{layer_path}/versions"),
+            }
+        }
+        other => other,
+    }
 }
 
 /// Query parameters of the import route.
@@ -101,6 +119,7 @@ struct ImportQuery {
         (status = 400, description = "The file or an option is invalid", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token lacks role gis", body = ErrorBody),
+        (status = 408, description = "The import took longer than 600 s: check the layer's versions before importing again", body = ErrorBody),
         (status = 409, description = "Another process removed the version while it was written: import again", body = ErrorBody),
         (status = 413, description = "The file is over max_upload_bytes, or the form over it plus 320 KiB", body = ErrorBody),
     )
@@ -284,6 +303,24 @@ fn without_folder(message: &str, dir: &FsPath) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn import_time_out_names_versions() {
+        let uri = Uri::from_static("/v1/layers/wards/import?dry_run=true");
+        let elapsed: BoxError = Box::new(tower::timeout::error::Elapsed::new());
+        let error = handle_layer_error(uri, elapsed).await;
+        let message = error.body().error.message;
+        assert_eq!(error.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
+        assert!(
+            message.contains("the import did not complete within 600 s"),
+            "{message}"
+        );
+        assert!(
+            message.contains("GET /v1/layers/wards/versions"),
+            "{message}"
+        );
+        assert!(!message.contains("batch"), "{message}");
+    }
 
     #[test]
     fn removed_import_is_a_conflict() {
