@@ -131,7 +131,15 @@ fn validate_datetime_format(format: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a layer name against `[a-z][a-z0-9_]{0,62}`.
+/// Prefixes of table names that SQLite (`sqlite_`) and the GeoPackage
+/// standard (`gpkg`) reserve: GDAL 3.6 and SQLite refuse to create such
+/// tables. The GeoPackage store keeps each version in a table named after
+/// its layer, so both stores reject these prefixes, and a manifest works
+/// with either store.
+const RESERVED_PREFIXES: [&str; 2] = ["gpkg", "sqlite_"];
+
+/// Checks a layer name against `[a-z][a-z0-9_]{0,62}`, without a prefix
+/// that SQLite or the GeoPackage standard reserves.
 pub fn validate_layer_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let starts_well = chars.next().is_some_and(|c| c.is_ascii_lowercase());
@@ -140,6 +148,13 @@ pub fn validate_layer_name(name: &str) -> Result<(), String> {
         return Err(format!(
             "layer name {name:?} is invalid: expected a lowercase letter, then up to 62 \
              lowercase letters, digits or underscores"
+        ));
+    }
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(**p)) {
+        return Err(format!(
+            "layer name {name:?} is invalid: names starting with {prefix:?} are reserved \
+             for the tables of SQLite and GeoPackage, in which the store keeps layers: \
+             choose another name"
         ));
     }
     Ok(())
@@ -252,13 +267,31 @@ mod tests {
 
     #[test]
     fn bad_names_rejected() {
+        let reserved = [
+            "gpkg",
+            "gpkg_contents",
+            "gpkgext_points",
+            "sqlite_master",
+            "sqlite_x",
+        ];
+        for name in reserved {
+            let message = validate_layer_name(name).expect_err(name);
+            assert!(message.contains("reserved"), "{message}");
+        }
         for name in ["Boroughs", "1st", "a-b", "", &"a".repeat(64)] {
             assert!(
                 validate_layer_name(name).is_err(),
                 "{name:?} should be rejected"
             );
         }
-        for name in ["a", "stm_stops_2025", &"a".repeat(63)] {
+        for name in [
+            "a",
+            "stm_stops_2025",
+            "gp_kg",
+            "sqlite",
+            "my_gpkg",
+            &"a".repeat(63),
+        ] {
             assert!(
                 validate_layer_name(name).is_ok(),
                 "{name:?} should be accepted"
