@@ -25,6 +25,14 @@ pub(super) struct CplMessage {
     text: String,
 }
 
+impl CplMessage {
+    /// Tells whether GDAL reported a failure (`CE_Failure` or `CE_Fatal`)
+    /// rather than a warning.
+    pub(super) fn is_failure(&self) -> bool {
+        self.class == CPLErr::CE_Failure || self.class == CPLErr::CE_Fatal
+    }
+}
+
 /// Joins the texts of `messages` with "; ", or returns `None` when there
 /// are none. The texts keep any quoted values, for error messages sent to
 /// the user who sent the file.

@@ -23,6 +23,16 @@ pub enum SourceError {
     #[error("{path} contains no features")]
     NoFeatures { path: String },
     #[error(
+        "{path}: GDAL failed to read the file after {read} features: {message}. \
+         The file is truncated or corrupt: export it again"
+    )]
+    ReadFailed {
+        path: String,
+        /// The features read before the failure.
+        read: usize,
+        message: String,
+    },
+    #[error(
         "{path}: the `where` filter {filter:?} ({}) leaves 0 of {count} features: check the filter",
         settings.name("where")
     )]

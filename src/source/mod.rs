@@ -52,8 +52,16 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     let path = spec.path.display().to_string();
     let dataset = open::open(spec, options, &path)?;
     let mut source = open::select_layer(&dataset, options.table.as_deref(), &path)?;
-    let counted = count_features(&mut source, spec.filter.is_some());
-    if counted == Some(0) {
+    let driver = dataset.driver().short_name();
+    let counted = match spec.filter {
+        Some(_) => Some(count_features(&mut source, &path)?),
+        None => None,
+    };
+    let empty = match counted {
+        Some(count) => count == 0,
+        None => read::next_feature(&mut source.features(), &path, 0)?.is_none(),
+    };
+    if empty {
         return Err(SourceError::NoFeatures { path });
     }
     let mut report = LoadReport {
@@ -61,7 +69,6 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         ..LoadReport::default()
     };
     if let Some(filter) = &spec.filter {
-        let driver = dataset.driver().short_name();
         open::apply_filter(&mut source, &driver, filter, &path, options.settings)?;
     }
     let progress = options.progress.as_deref();
@@ -69,7 +76,6 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
         set_progress_total(progress, &source);
     }
 
-    let driver = dataset.driver().short_name();
     let crs = SourceCrs::resolve(
         &path,
         &driver,
@@ -98,22 +104,31 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     Ok(layer)
 }
 
-/// Counts the features of `source` before any filter. The OSM driver
-/// cannot count without reading the file (`OGR_L_GetFeatureCount` returns
-/// -1), so with a filter to apply the features are counted in a first
-/// read of the layer. That costs about what `ogrinfo -sql "SELECT COUNT(*)
-/// FROM points"` takes, 0.2 s for the 685 kB Helsinki extract in
-/// tests/fixtures on a 2-core machine. Without a filter the read itself
-/// counts them, so this returns `None`.
-fn count_features(source: &mut gdal::vector::Layer<'_>, filtered: bool) -> Option<usize> {
+/// Counts the features of `source` before the filter is applied. Without
+/// a filter the read itself counts them.
+///
+/// The OSM driver cannot count without reading the file
+/// (`OGR_L_GetFeatureCount` returns -1), so its features are counted in a
+/// first read of the layer. That read costs about what `ogrinfo -sql
+/// "SELECT COUNT(*) FROM points"` takes, 0.2 s for the 685 kB Helsinki
+/// extract in tests/fixtures on a 2-core machine.
+///
+/// # Errors
+/// [`SourceError::ReadFailed`] when GDAL fails to read a feature.
+fn count_features(source: &mut gdal::vector::Layer<'_>, path: &str) -> Result<usize, SourceError> {
     // A count of -1 arrives as u64::MAX through the gdal crate.
-    let counted = i64::try_from(source.feature_count())
+    let driver_count = i64::try_from(source.feature_count())
         .ok()
         .and_then(|count| usize::try_from(count).ok());
-    if counted.is_some() || !filtered {
-        return counted;
+    if let Some(count) = driver_count {
+        return Ok(count);
     }
-    Some(source.features().count())
+    let mut features = source.features();
+    let mut count = 0;
+    while read::next_feature(&mut features, path, count)?.is_some() {
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Sets the number of features the read will take, when the driver counts
@@ -124,9 +139,11 @@ fn set_progress_total(progress: &ReadProgress, source: &gdal::vector::Layer<'_>)
     }
 }
 
-/// Sets the report's `read_count`, when no count came before the read, and
-/// `filtered_count`: every feature read from the filtered layer is either
-/// kept or rejected, so the rest of the count was left out by the filter.
+/// Sets the report's `read_count` to the features read when there is no
+/// filter, because no count came before the read. With a filter it sets
+/// `filtered_count` instead. Every feature read from the filtered layer is
+/// either kept or rejected, so the rest of the count was left out by the
+/// filter.
 fn settle_counts(
     report: &mut LoadReport,
     counted: Option<usize>,

@@ -1,9 +1,10 @@
 //! The feature loop: attributes, geometry, activity interval and id of
 //! each source feature.
 
-use gdal::vector::{Feature as OgrFeature, Layer as OgrLayer, LayerAccess};
+use gdal::vector::{Feature as OgrFeature, FeatureIterator, Layer as OgrLayer, LayerAccess};
 use serde_json::{Map, Value};
 
+use super::cpl;
 use super::crs::Transformer;
 use super::error::SourceError;
 use super::fields::{Columns, IdSource, value_text};
@@ -117,7 +118,8 @@ impl<'a> Reader<'a> {
     /// feature read in `progress`.
     ///
     /// # Errors
-    /// A [`SourceError`] when a coordinate does not fit the source CRS.
+    /// A [`SourceError`] when a coordinate does not fit the source CRS, or
+    /// [`SourceError::ReadFailed`] when GDAL fails to read a feature.
     pub fn read(
         &self,
         layer: &mut OgrLayer<'_>,
@@ -126,7 +128,10 @@ impl<'a> Reader<'a> {
     ) -> Result<Vec<Feature>, SourceError> {
         let mut ids = IdAssigner::new(&self.spec.name);
         let mut features = Vec::new();
-        for source in layer.features() {
+        let mut source_features = layer.features();
+        let mut read = 0;
+        while let Some(source) = next_feature(&mut source_features, self.path, read)? {
+            read += 1;
             if let Some(progress) = progress {
                 progress.add_read();
             }
@@ -263,6 +268,35 @@ impl<'a> Reader<'a> {
             .map(Some)
             .map_err(|e| Problem::Reject(format!("{setting} {name:?}: {e}")))
     }
+}
+
+/// Reads the next feature of `features`, after `read` features.
+///
+/// # Errors
+/// [`SourceError::ReadFailed`] when GDAL reports a failure (`CE_Failure`)
+/// meanwhile, such as a DBF record cut short or a corrupt SQLite page. GDAL
+/// then ends the layer early or returns the feature without its geometry,
+/// so the file is rejected rather than imported in part.
+pub(super) fn next_feature<'a>(
+    features: &mut FeatureIterator<'a>,
+    path: &str,
+    read: usize,
+) -> Result<Option<OgrFeature<'a>>, SourceError> {
+    let (next, messages) = cpl::capture(|| features.next());
+    let failures: Vec<cpl::CplMessage> = messages
+        .iter()
+        .filter(|m| m.is_failure())
+        .cloned()
+        .collect();
+    if let Some(message) = cpl::join(&failures) {
+        return Err(SourceError::ReadFailed {
+            path: path.to_owned(),
+            read,
+            message,
+        });
+    }
+    cpl::log_captured(&messages);
+    Ok(next)
 }
 
 /// Explains a null geometry. GDAL 3.6 reads a CSV coordinate of `nan`,
