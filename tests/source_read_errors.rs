@@ -269,3 +269,25 @@ fn geopackage_wrong_cached_count_ignored() {
     assert_eq!(report.filtered_count, 0);
     assert_eq!(layer.features.len() + report.rejected.len(), rows);
 }
+
+/// With a filter, the count before the filter is the table's rows, and
+/// the filtered count is the rows the filter leaves out.
+#[test]
+fn geopackage_wrong_cached_count_with_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = places_geopackage(dir.path());
+    set_cached_count(&gpkg);
+    let filter = "DESCRIPTION = 'Stationnements'";
+    let rows = sql_value(&gpkg, "SELECT COUNT(*) FROM lieux");
+    let passing = sql_value(&gpkg, &format!("SELECT COUNT(*) FROM lieux WHERE {filter}"));
+    let body = format!("{PLACES_GEOPACKAGE}where = \"{filter}\"\n");
+
+    let layer = load_layer(&spec(dir.path(), &body)).unwrap();
+
+    let report = &layer.report;
+    assert!(passing > 0, "no row passes {filter}");
+    assert!(passing < rows, "every row passes {filter}");
+    assert_eq!(report.read_count, rows);
+    assert_eq!(report.filtered_count, rows - passing);
+    assert_eq!(layer.features.len() + report.rejected.len(), passing);
+}

@@ -54,7 +54,7 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     let mut source = open::select_layer(&dataset, options.table.as_deref(), &path)?;
     let driver = dataset.driver().short_name();
     let counted = match spec.filter {
-        Some(_) => Some(count_features(&mut source, &path)?),
+        Some(_) => Some(count_features(&mut source, &driver, &path)?),
         None => None,
     };
     let empty = match counted {
@@ -104,23 +104,32 @@ pub fn load_layer_with(spec: &LayerSpec, options: &SourceOptions) -> Result<Laye
     Ok(layer)
 }
 
-/// Counts the features of `source` before the filter is applied. Without
-/// a filter the read itself counts them.
+/// Counts the features of `source`, read by GDAL driver `driver`, before
+/// the filter is applied. Without a filter the read itself counts them.
 ///
-/// The OSM driver cannot count without reading the file
-/// (`OGR_L_GetFeatureCount` returns -1), so its features are counted in a
-/// first read of the layer. That read costs about what `ogrinfo -sql
+/// The driver's count is used where it is the number of features. Elsewhere
+/// the features are counted in a first read of the layer. The OSM driver
+/// cannot count without reading the file (`OGR_L_GetFeatureCount` returns
+/// -1), and the GeoPackage driver returns the `feature_count` cached in
+/// `gpkg_ogr_contents`, which software that edits the table without
+/// updating it leaves wrong. The first read costs about what `ogrinfo -sql
 /// "SELECT COUNT(*) FROM points"` takes, 0.2 s for the 685 kB Helsinki
 /// extract in tests/fixtures on a 2-core machine.
 ///
 /// # Errors
 /// [`SourceError::ReadFailed`] when GDAL fails to read a feature.
-fn count_features(source: &mut gdal::vector::Layer<'_>, path: &str) -> Result<usize, SourceError> {
+fn count_features(
+    source: &mut gdal::vector::Layer<'_>,
+    driver: &str,
+    path: &str,
+) -> Result<usize, SourceError> {
     // A count of -1 arrives as u64::MAX through the gdal crate.
     let driver_count = i64::try_from(source.feature_count())
         .ok()
         .and_then(|count| usize::try_from(count).ok());
-    if let Some(count) = driver_count {
+    if let Some(count) = driver_count
+        && driver != "GPKG"
+    {
         return Ok(count);
     }
     let mut features = source.features();
