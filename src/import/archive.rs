@@ -94,12 +94,14 @@ fn check_entries(
         if total > max_bytes {
             return Err(unpacked_too_large(file_name, &name, max_bytes));
         }
-        let path = safe_relative_path(&name).ok_or_else(|| ImportError::Archive {
+        if is_macos_metadata(&name) {
+            paths.push(None);
+            continue;
+        }
+        let path = safe_relative_path(&name).map_err(|message| ImportError::Archive {
             file: file_name.to_owned(),
             entry: Some(name.clone()),
-            message: "the entry path is absolute or contains `..`: zip the files without \
-                      leading folders or with relative ones"
-                .to_owned(),
+            message: message.to_owned(),
         })?;
         let is_dir = entry.is_dir();
         names
@@ -218,16 +220,44 @@ fn unpacked_too_large(file_name: &str, entry: &str, max_bytes: u64) -> ImportErr
     }
 }
 
-/// Returns `name` as a relative path made only of normal components.
-fn safe_relative_path(name: &str) -> Option<PathBuf> {
-    if name.starts_with('/') || name.starts_with('\\') || name.contains('\\') {
-        return None;
+/// Returns whether entry `name` is metadata that the macOS Finder adds to
+/// the archives it makes: the `__MACOSX/` folder and AppleDouble `._` files
+/// (resource forks and extended attributes), which are not layer files.
+fn is_macos_metadata(name: &str) -> bool {
+    let file_name = name
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(name);
+    name == "__MACOSX" || name.starts_with("__MACOSX/") || file_name.starts_with("._")
+}
+
+/// Returns `name` as a relative path made only of normal components, or
+/// the reason it is not one.
+fn safe_relative_path(name: &str) -> Result<PathBuf, &'static str> {
+    if name.contains('\\') {
+        return Err(
+            "the entry path contains a backslash, as some Windows tools write \
+                    folders: zip the files again with a tool that separates folders with `/`",
+        );
     }
     let path = Path::new(name);
+    if path.is_absolute() {
+        return Err(
+            "the entry path is absolute: zip the files without leading folders or \
+                    with relative ones",
+        );
+    }
     let normal = path
         .components()
         .all(|component| matches!(component, Component::Normal(_)));
-    (normal && path.components().next().is_some()).then(|| path.to_owned())
+    if !normal || path.components().next().is_none() {
+        return Err(
+            "the entry path contains `..` or `.`, or is empty: zip the files \
+                    without leading folders or with relative ones",
+        );
+    }
+    Ok(path.to_owned())
 }
 
 /// The extraction of a checked archive: the bytes it may still write, and
@@ -320,18 +350,47 @@ mod tests {
 
     #[test]
     fn relative_paths_kept() {
-        assert_eq!(
-            safe_relative_path("a/b.shp"),
-            Some(PathBuf::from("a/b.shp"))
-        );
-        assert_eq!(safe_relative_path("b.shp"), Some(PathBuf::from("b.shp")));
+        assert_eq!(safe_relative_path("a/b.shp"), Ok(PathBuf::from("a/b.shp")));
+        assert_eq!(safe_relative_path("b.shp"), Ok(PathBuf::from("b.shp")));
     }
 
     #[test]
     fn escaping_paths_rejected() {
-        for name in ["/etc/passwd", "../x.shp", "a/../../x", "a\\..\\x", "./", ""] {
-            assert_eq!(safe_relative_path(name), None, "{name}");
+        let cases = [
+            ("/etc/passwd", "absolute"),
+            ("../x.shp", "`..`"),
+            ("a/../../x", "`..`"),
+            ("./", "`..`"),
+            ("", "empty"),
+            ("a\\..\\x", "backslash"),
+            ("laval\\x.shp", "backslash"),
+        ];
+        for (name, reason) in cases {
+            let message = safe_relative_path(name).expect_err(name);
+            assert!(message.contains(reason), "{name}: {message}");
         }
+    }
+
+    #[test]
+    fn macos_metadata_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            folder("laval/"),
+            file("laval/x.shp", b"shape"),
+            file("laval/x.dbf", b"table"),
+            folder("__MACOSX/"),
+            folder("__MACOSX/laval/"),
+            file("__MACOSX/laval/._x.shp", b"resource fork"),
+            file("laval/._x.dbf", b"attributes"),
+        ];
+        let archive = write_zip(dir.path(), "finder.zip", &entries);
+        let target = dir.path().join("unpacked");
+
+        let written = unpack(&archive, &target).unwrap();
+
+        let expected = [target.join("laval/x.shp"), target.join("laval/x.dbf")];
+        assert_eq!(written, expected);
+        assert!(!target.join("__MACOSX").exists());
     }
 
     const MIB: u64 = 1024 * 1024;
