@@ -174,6 +174,10 @@ pub struct LoadReport {
     /// stored before it existed read as an empty list.
     #[serde(default)]
     pub undecodable: Vec<UndecodableText>,
+    /// Kept features whose Z or M values were dropped: layers are 2D.
+    /// Reports stored before it existed read as 0.
+    #[serde(default)]
+    pub flattened_count: usize,
 }
 
 impl LoadReport {

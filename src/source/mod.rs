@@ -243,14 +243,18 @@ fn layer_info(spec: &LayerSpec, crs: &SourceCrs) -> LayerInfo {
 fn log_report(layer: &Layer) {
     let name = &layer.info.name;
     let report = &layer.report;
-    let changed = report.invalid.len() + report.synthetic_ids.len() + report.rejected.len();
+    let changed = report.invalid.len()
+        + report.synthetic_ids.len()
+        + report.rejected.len()
+        + report.flattened_count;
     if changed > 0 {
         tracing::warn!(
             layer = %name,
             invalid = report.invalid.len(),
             synthetic_ids = report.synthetic_ids.len(),
             rejected = report.rejected.len(),
-            "layer has repaired geometries, synthetic ids or rejected features"
+            flattened = report.flattened_count,
+            "layer has repaired geometries, synthetic ids, rejected features or dropped Z or M values"
         );
     }
     for invalid in &report.invalid {

@@ -1,7 +1,9 @@
 //! The feature loop: attributes, geometry, activity interval and id of
 //! each source feature.
 
-use gdal::vector::{Feature as OgrFeature, FeatureIterator, Layer as OgrLayer, LayerAccess};
+use gdal::vector::{
+    Feature as OgrFeature, FeatureIterator, Geometry as OgrGeometry, Layer as OgrLayer, LayerAccess,
+};
 use serde_json::{Map, Value};
 
 use super::cpl;
@@ -45,6 +47,8 @@ struct Draft {
     properties: Map<String, Value>,
     geometry: geo::Geometry<f64>,
     active: Option<ActiveInterval>,
+    /// Whether the source geometry had Z or M values, now dropped.
+    flattened: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -114,8 +118,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads every feature the filter lets through, recording geometry
-    /// problems, synthetic ids and rejections in `report`, and counting each
-    /// feature read in `progress`.
+    /// problems, synthetic ids, rejections and dropped Z or M values in
+    /// `report`, and counting each feature read in `progress`.
     ///
     /// # Errors
     /// A [`SourceError`] when a coordinate does not fit the source CRS, or
@@ -142,6 +146,9 @@ impl<'a> Reader<'a> {
             let (drafted, findings) = self.draft(&source, fid);
             match drafted {
                 Ok(draft) => {
+                    if draft.flattened {
+                        report.flattened_count += 1;
+                    }
                     let feature = finish(draft, &mut ids);
                     record_findings(report, &feature.id, findings, false);
                     record_undecodable(report, &feature);
@@ -174,8 +181,10 @@ impl<'a> Reader<'a> {
             crs: self.crs,
             null_reason: &self.null_reason,
         };
+        let geometry = source.geometry();
+        let flat = geometry.and_then(without_z_or_m);
         let shaped = geometry::shape(
-            source.geometry(),
+            flat.as_ref().or(geometry),
             self.spec.kind,
             &site,
             self.transformer.as_ref(),
@@ -190,6 +199,7 @@ impl<'a> Reader<'a> {
                 properties,
                 geometry,
                 active,
+                flattened: flat.is_some(),
             })
         });
         (drafted, shaped.findings)
@@ -297,6 +307,20 @@ pub(super) fn next_feature<'a>(
     }
     cpl::log_captured(&messages);
     Ok(next)
+}
+
+/// Returns a 2D copy of `geometry` when it has Z or M values, or `None`
+/// when it is 2D. repère works in 2D, and the gdal crate (0.19) converts
+/// no geometry with Z or M to a `geo` geometry.
+fn without_z_or_m(geometry: &OgrGeometry) -> Option<OgrGeometry> {
+    let kind = geometry.geometry_type();
+    // SAFETY: OGR_GT_Flatten only maps one type code to another.
+    if unsafe { gdal_sys::OGR_GT_Flatten(kind) } == kind {
+        return None;
+    }
+    let mut flat = geometry.clone();
+    flat.flatten_to_2d();
+    Some(flat)
 }
 
 /// Explains a null geometry. GDAL 3.6 reads a CSV coordinate of `nan`,

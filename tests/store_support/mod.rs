@@ -239,6 +239,7 @@ pub fn mixed_layer(name: &str) -> Layer {
     ];
     let report = LoadReport {
         undecodable: Vec::new(),
+        flattened_count: 2,
         read_count: 11,
         filtered_count: 1,
         invalid: vec![
