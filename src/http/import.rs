@@ -275,8 +275,10 @@ fn import_error(error: ImportError, dir: &FsPath) -> ApiError {
 fn source_field(error: &SourceError) -> Option<&'static str> {
     match error {
         SourceError::MissingField { setting, .. } => Some(setting),
-        SourceError::Filter { .. } => Some("where"),
-        SourceError::EncodingNotApplicable { .. } => Some("encoding"),
+        SourceError::Filter { .. } | SourceError::FilterLeavesNone { .. } => Some("where"),
+        SourceError::EncodingNotApplicable { .. } | SourceError::UnknownEncoding { .. } => {
+            Some("encoding")
+        }
         SourceError::NoSuchTable { .. } => Some("table"),
         SourceError::MissingCrs { .. }
         | SourceError::OutOfRange { .. }
@@ -320,6 +322,59 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("batch"), "{message}");
+    }
+
+    #[test]
+    fn option_errors_name_their_field() {
+        let settings = crate::source::SettingSource::FormFields;
+        let cases = [
+            (
+                SourceError::UnknownEncoding {
+                    path: "/tmp/upload/laval.shp".to_owned(),
+                    encoding: "KLINGON".to_owned(),
+                    settings,
+                },
+                "encoding",
+            ),
+            (
+                SourceError::FilterLeavesNone {
+                    path: "/tmp/upload/laval.shp".to_owned(),
+                    filter: "NO_DIS > 1000".to_owned(),
+                    count: 21,
+                    settings,
+                },
+                "where",
+            ),
+        ];
+        for (source, field) in cases {
+            let error = import_error(ImportError::Source(source), FsPath::new("/tmp/upload"));
+            let body = error.body();
+            assert_eq!(
+                body.error.field.as_deref(),
+                Some(field),
+                "{}",
+                body.error.message
+            );
+            assert!(
+                !body.error.message.contains("/tmp/upload"),
+                "{}",
+                body.error.message
+            );
+        }
+    }
+
+    #[test]
+    fn keep_message_names_keep_once() {
+        let unknown = ImportError::UnknownProperty {
+            property: "colour".to_owned(),
+            available: "NO_DIS, NM_DIS".to_owned(),
+        };
+        let error = import_error(unknown, FsPath::new(""));
+        let message = error.body().error.message;
+        assert!(message.starts_with("keep: "), "{message}");
+        assert_eq!(message.matches("keep").count(), 2, "{message}");
+        assert!(message.contains("\"colour\""), "{message}");
+        assert!(message.contains("NO_DIS, NM_DIS"), "{message}");
     }
 
     #[test]

@@ -104,7 +104,10 @@ pub enum ImportError {
     ArchiveEmpty { file: String },
     #[error("{path} has several layers ({tables}): choose one with the `table` option")]
     AmbiguousTable { path: String, tables: String },
-    #[error("keep: property {property:?} is not in the layer; its properties are: {available}")]
+    #[error(
+        "property {property:?} is not in the layer: `keep` takes its properties, which are: \
+         {available}"
+    )]
     UnknownProperty { property: String, available: String },
     #[error("invalid option: {message}")]
     Option { message: String },
