@@ -1,6 +1,7 @@
 //! The difference between two versions of a layer, by feature id: what an
 //! import reports and what is stored with each version.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,9 @@ pub struct Diff {
     pub properties_changed: IdChanges,
 }
 
-/// How many features changed in one way, with their ids, sorted, at most
-/// [`MAX_DIFF_IDS`] of them.
+/// How many features changed in one way, with at most [`MAX_DIFF_IDS`] of
+/// their ids: ids of digits only first, by numeric value, then the others
+/// as text. A diff stored by an earlier build keeps its ids sorted as text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdChanges {
     pub count: usize,
@@ -34,7 +36,7 @@ pub struct IdChanges {
 
 impl IdChanges {
     fn from_ids(mut ids: Vec<&str>) -> Self {
-        ids.sort_unstable();
+        ids.sort_unstable_by(|a, b| compare_ids(a, b));
         let count = ids.len();
         let listed: Vec<String> = ids
             .iter()
@@ -47,6 +49,31 @@ impl IdChanges {
             ids: listed,
         }
     }
+}
+
+/// Orders feature ids naturally: ids made of ASCII digits only by numeric
+/// value (`9` before `10`) and before any other id, the others as text.
+/// Equal values with different leading zeros fall back to text order, so
+/// `007` comes before `7`.
+fn compare_ids(a: &str, b: &str) -> Ordering {
+    match (decimal_digits(a), decimal_digits(b)) {
+        (Some(x), Some(y)) => x
+            .len()
+            .cmp(&y.len())
+            .then_with(|| x.cmp(y))
+            .then_with(|| a.cmp(b)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// Returns the digits of `id` without leading zeros, when `id` is a
+/// non-empty string of ASCII digits. Comparing their length, then their
+/// text, compares the numbers without parsing, whatever their size.
+fn decimal_digits(id: &str) -> Option<&str> {
+    let digits = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| id.trim_start_matches('0'))
 }
 
 /// Compares `new` with the active version `old` (number `active_version`)
@@ -150,5 +177,49 @@ mod tests {
         assert_eq!(changes.ids.len(), MAX_DIFF_IDS);
         assert!(changes.truncated);
         assert_eq!(changes.ids[0], "000");
+    }
+
+    #[test]
+    fn ids_sorted_naturally() {
+        let changes = IdChanges::from_ids(vec!["a", "100", "10", "9"]);
+        assert_eq!(changes.ids, vec!["9", "10", "100", "a"]);
+    }
+
+    #[test]
+    fn digit_ids_before_text_ids() {
+        let mut ids = vec![
+            "b",
+            "-1",
+            "12345678901234567890123",
+            "0",
+            "9a",
+            "007",
+            "7",
+            "00",
+        ];
+        ids.sort_by(|a, b| compare_ids(a, b));
+        let expected = vec![
+            "0",
+            "00",
+            "007",
+            "7",
+            "12345678901234567890123",
+            "-1",
+            "9a",
+            "b",
+        ];
+        assert_eq!(ids, expected);
+    }
+
+    /// The cap keeps the smallest ids by value: `2` to `101`, not the
+    /// text-sorted `10`, `100`, `101`, `11`…
+    #[test]
+    fn cap_keeps_smallest_numbers() {
+        let ids: Vec<String> = (2..=150).map(|i| i.to_string()).collect();
+        let changes = IdChanges::from_ids(ids.iter().map(String::as_str).collect());
+        assert_eq!(changes.count, 149);
+        assert_eq!(changes.ids.len(), MAX_DIFF_IDS);
+        assert_eq!(changes.ids.first().map(String::as_str), Some("2"));
+        assert_eq!(changes.ids.last().map(String::as_str), Some("101"));
     }
 }
