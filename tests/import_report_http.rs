@@ -1,14 +1,57 @@
-//! Rejections of `POST /v1/layers/{name}/import` for a `where` filter that
-//! leaves no feature and for an unknown encoding, on a `repere serve`
-//! process on 127.0.0.1 with a GeoPackage store.
+//! The response of `POST /v1/layers/{name}/import` and of the version it
+//! stored, and its rejections of a `where` filter that leaves no feature
+//! and of an unknown encoding, on a `repere serve` process on 127.0.0.1
+//! with a GeoPackage store.
 
 mod common;
 mod versions_support;
 
 use std::io::Write;
 
-use serde_json::Value;
-use versions_support::{Backend, LayerFiles, Server, TOKEN, backends, districts, post_import};
+use serde_json::{Value, json};
+use versions_support::{
+    Backend, LayerFiles, Server, TOKEN, assert_version_repeats_import, backends, client, districts,
+    get_json, post_import,
+};
+
+/// Every key of the import response, as README and the OpenAPI document
+/// describe it.
+const IMPORT_KEYS: [&str; 19] = [
+    "layer",
+    "kind",
+    "dry_run",
+    "version",
+    "activated",
+    "imported_by",
+    "source_file",
+    "source_sha256",
+    "source_crs",
+    "read_count",
+    "filtered_count",
+    "feature_count",
+    "bbox_wgs84",
+    "invalid",
+    "rejected",
+    "synthetic_ids",
+    "undecodable",
+    "diff",
+    "same_file_as",
+];
+
+/// The keys that only `GET /v1/layers/{name}/versions/{version}` has.
+const VERSION_ONLY_KEYS: [&str; 11] = [
+    "report_format",
+    "origin",
+    "imported_at",
+    "active",
+    "activated_at",
+    "activated_by",
+    "invalid_count",
+    "repaired_count",
+    "synthetic_id_count",
+    "attribution",
+    "licence",
+];
 
 /// Sends an import that stores and activates a version, and returns the
 /// status and the JSON body.
@@ -94,4 +137,42 @@ async fn unknown_encoding_is_400() {
     let text = body.to_string();
     assert!(text.contains("KLINGON"), "{text}");
     assert!(text.contains("CP1252, ISO-8859-1 or UTF-8"), "{text}");
+}
+
+/// Imports the Laval districts numbered above 15, then all 21 from the
+/// same file, and reads version 2 back. The districts added are those
+/// `ogrinfo -sql "SELECT NO_DIS FROM \"Laval-2465005\" WHERE NO_DIS <= 15"`
+/// lists: 1 to 15, which the diff sorts by number.
+#[tokio::test]
+async fn version_repeats_import_keys() {
+    let (server, _files, _backend) = start_server().await;
+    let fields = [
+        ("kind", "district"),
+        ("id_field", "NO_DIS"),
+        ("name_field", "NM_DIS"),
+    ];
+    let mut filtered = fields.to_vec();
+    filtered.push(("where", "NO_DIS > 15"));
+    let zip = zipped_laval();
+    let (status, first) = import(&server, "laval.zip", &zip, &filtered).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, second) = import(&server, "laval.zip", &zip, &fields).await;
+    assert_eq!(status, 200, "{second}");
+    let url = format!("{}/v1/layers/laval/versions/2", server.base);
+    let (status, version) = get_json(&client(), &url).await;
+    server.stop();
+
+    assert_eq!(status, 200, "{version}");
+    let expected: Vec<String> = (1..=15).map(|n| n.to_string()).collect();
+    assert_eq!(second["diff"]["added"]["ids"], json!(expected), "{second}");
+    assert_eq!(second["same_file_as"], 1, "the same zip as version 1");
+    for key in IMPORT_KEYS {
+        assert!(second.get(key).is_some(), "{key} in the import response");
+    }
+    assert_version_repeats_import("laval version 2", &version, &second);
+    for key in VERSION_ONLY_KEYS {
+        assert!(version.get(key).is_some(), "{key} in {version}");
+    }
+    assert_eq!(version["report_format"], 3, "{version}");
+    assert!(version.get("report").is_none(), "no nested report");
 }

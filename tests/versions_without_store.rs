@@ -111,24 +111,31 @@ async fn openapi_documents_versions() {
     ] {
         assert!(entry[field].is_object(), "{field} in a version entry");
     }
-    let report = all_properties(schemas, "VersionReport");
+    let import = all_properties(schemas, "ImportReport");
+    let detail = all_properties(schemas, "VersionDetail");
     for field in [
-        "format",
         "read_count",
-        "filtered_count",
-        "bbox_wgs84",
         "invalid",
-        "rejected",
-        "synthetic_ids",
         "imported_by",
         "diff",
+        "same_file_as",
     ] {
-        assert!(report.contains_key(field), "{field} in a stored report");
+        assert!(import.contains_key(field), "{field} in an import report");
     }
-    let detail = all_properties(schemas, "VersionDetail");
-    for field in ["layer", "version", "kind", "source_crs", "active", "report"] {
+    for (field, schema) in &import {
+        if field == "dry_run" || field == "activated" {
+            continue;
+        }
+        assert_eq!(
+            detail.get(field),
+            Some(schema),
+            "{field} of a version detail as in an import report"
+        );
+    }
+    for field in ["report_format", "active", "origin", "imported_at"] {
         assert!(detail.contains_key(field), "{field} in a version detail");
     }
+    assert!(!detail.contains_key("report"), "no nested report");
     let route = &document["paths"]["/v1/layers/{name}/versions/{version}"]["get"];
     let body = &route["responses"]["200"]["content"]["application/json"]["schema"];
     assert_eq!(

@@ -14,9 +14,9 @@ use crate::context::{
     AsOfFallback, ContextRequest, ContextResponse, DistrictFeature, FeatureContext, H3Cell, LatLon,
     LayerContext, NearbyFeature, Neighbour,
 };
-use crate::import::{Diff, IdChanges, ImportReport};
+use crate::import::{Diff, IdChanges, ImportRecord, ImportReport};
 use crate::layer::{LayerInfo, LayerKind};
-use crate::store::{Activation, Origin, VersionReport};
+use crate::store::{Activation, Origin};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,11 +56,11 @@ use crate::store::{Activation, Origin, VersionReport};
         VersionList,
         VersionEntry,
         VersionDetail,
-        VersionReport,
         ActivateRequest,
         Activation,
         Origin,
         ImportReport,
+        ImportRecord,
         Diff,
         IdChanges,
         ErrorBody,

@@ -22,8 +22,9 @@ use crate::context::{
     ContextQuery, InvalidField, LayerChoice, VersionLoadError, VersionSource, index_layer,
     read_version,
 };
-use crate::layer::{Layer, LayerKind};
-use crate::store::{Activation, Origin, Page, Store, StoreError, VersionInfo, VersionReport};
+use crate::import::ImportRecord;
+use crate::layer::Layer;
+use crate::store::{Activation, Origin, Page, Store, StoreError, VersionInfo};
 
 /// Default and maximum of `per_page` when listing versions.
 pub const DEFAULT_PER_PAGE: u32 = 20;
@@ -91,34 +92,50 @@ impl VersionEntry {
     }
 }
 
-/// One version of a layer with the report stored at its import. The list
-/// of versions leaves the report out, because it can name thousands of
-/// invalid or rejected features.
+/// One version of a layer with the report stored at its import. The
+/// report has the keys and nesting of the import response, without
+/// `dry_run` and `activated`. The list of versions leaves the report out,
+/// because it can name thousands of invalid or rejected features.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionDetail {
-    pub layer: String,
-    pub kind: LayerKind,
     #[serde(flatten)]
-    pub entry: VersionEntry,
-    /// The CRS the source was read in.
-    pub source_crs: String,
+    pub record: ImportRecord,
+    /// 3 when every key of the report was kept. 2 for a version stored
+    /// before `same_file_as` was kept, and 1 for one stored before
+    /// `bbox_wgs84`, `imported_by` and `diff` were kept: those keys are
+    /// then null, whatever the import found.
+    pub report_format: u32,
+    pub origin: Origin,
+    pub imported_at: DateTime<Utc>,
+    /// True for the layer's active version.
+    pub active: bool,
+    /// The latest activation of this version, if any.
+    pub activated_at: Option<DateTime<Utc>>,
+    pub activated_by: Option<String>,
+    /// Features whose source geometry was invalid.
+    pub invalid_count: usize,
+    /// Invalid features that were repaired and kept.
+    pub repaired_count: usize,
+    pub synthetic_id_count: usize,
     pub attribution: Option<String>,
     pub licence: Option<String>,
-    pub synthetic_id_count: usize,
-    pub report: VersionReport,
 }
 
 impl VersionDetail {
     fn new(info: VersionInfo, active: Option<u32>) -> Self {
         VersionDetail {
-            layer: info.layer.clone(),
-            kind: info.kind,
-            source_crs: info.source_crs.clone(),
-            attribution: info.attribution.clone(),
-            licence: info.licence.clone(),
+            record: ImportRecord::of_version(&info),
+            report_format: info.report.format,
+            origin: info.origin,
+            imported_at: info.imported_at,
+            active: active == Some(info.version),
+            activated_at: info.activated_at,
+            activated_by: info.activated_by,
+            invalid_count: info.invalid_count,
+            repaired_count: info.repaired_count,
             synthetic_id_count: info.synthetic_id_count,
-            report: info.report.clone(),
-            entry: VersionEntry::new(info, active),
+            attribution: info.attribution,
+            licence: info.licence,
         }
     }
 }
@@ -192,9 +209,10 @@ pub async fn list_versions(
     Ok(json_response(to_json(&list)?))
 }
 
-/// One version of a layer, with the report stored at its import: counts,
-/// bbox, invalid, rejected and synthetic ids, author, and the diff from the
-/// version that was active when it was stored.
+/// One version of a layer, with the report stored at its import under the
+/// keys of the import response: counts, bbox, invalid, rejected and synthetic
+/// ids, author, and the diff from the version that was active when it was
+/// stored.
 #[utoipa::path(
     get,
     path = "/v1/layers/{name}/versions/{version}",
@@ -204,7 +222,7 @@ pub async fn list_versions(
         ("version" = u32, Path, description = "Version number, from 1", minimum = 1),
     ),
     responses(
-        (status = 200, description = "The version and its import report", body = VersionDetail),
+        (status = 200, description = "The version and its import report, with the keys of the import response", body = VersionDetail),
         (status = 400, description = "`version` is not a positive integer", body = ErrorBody),
         (status = 404, description = "The layer or the version is not in the store", body = ErrorBody),
     )

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 pub use crate::store::{Diff, IdChanges, MAX_DIFF_IDS, diff};
 pub use archive::{MAX_ENTRIES, MAX_UNPACKED_BYTES};
-pub use report::ImportReport;
+pub use report::{ImportRecord, ImportReport};
 
 use crate::layer::{Layer, LayerKind};
 use crate::manifest::{DEFAULT_TIMEZONE, LayerSpec, validate_layer_name};
@@ -308,7 +308,7 @@ pub async fn commit(
     if commit.dry_run {
         let diff = store.diff_with_active(layer).await?;
         let mut report = new_report(prepared, commit, diff);
-        report.same_file_as = store
+        report.record.same_file_as = store
             .latest_version_with_sha256(&layer.info.name, &prepared.source_sha256)
             .await?;
         return Ok(report);
@@ -317,8 +317,8 @@ pub async fn commit(
         .put_version(layer, Origin::Import, &prepared.source_sha256, &commit.by)
         .await?;
     let mut report = new_report(prepared, commit, stored.report.diff);
-    report.version = Some(stored.version);
-    report.same_file_as = stored.report.same_file_as;
+    report.record.version = Some(stored.version);
+    report.record.same_file_as = stored.report.same_file_as;
     if commit.activate {
         store
             .activate(&layer.info.name, stored.version, &commit.by)
@@ -337,13 +337,11 @@ pub fn report_without_store(prepared: &Prepared, commit: &Commit) -> ImportRepor
 fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> ImportReport {
     let layer = &prepared.layer;
     let load = &layer.report;
-    ImportReport {
+    let record = ImportRecord {
         layer: layer.info.name.clone(),
         kind: layer.info.kind,
-        dry_run: commit.dry_run,
         version: None,
-        activated: false,
-        imported_by: commit.by.clone(),
+        imported_by: Some(commit.by.clone()),
         source_file: layer.info.source.clone(),
         source_sha256: prepared.source_sha256.clone(),
         source_crs: layer.info.source_crs.clone(),
@@ -357,5 +355,10 @@ fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> Impor
         undecodable: load.undecodable.clone(),
         diff,
         same_file_as: None,
+    };
+    ImportReport {
+        record,
+        dry_run: commit.dry_run,
+        activated: false,
     }
 }

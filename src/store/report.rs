@@ -5,6 +5,10 @@
 //! build sharing the store reads the rows of this one, because serde ignores
 //! the unknown keys. This build reads theirs as
 //! [`VersionReport::LOAD_REPORT_FORMAT`], with the added keys null.
+//!
+//! `GET /v1/layers/{name}/versions/{version}` returns the report with the
+//! version's columns as a [`crate::import::ImportRecord`], under the keys of
+//! the import response, and `format` as `report_format`.
 
 use serde::{Deserialize, Serialize};
 

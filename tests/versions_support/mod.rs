@@ -359,3 +359,25 @@ pub async fn post_import(
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
+
+/// The keys of an import response that a stored version has no value for.
+const IMPORT_ONLY_KEYS: [&str; 2] = ["dry_run", "activated"];
+
+/// Checks that `version`, a body of `GET /v1/layers/{name}/versions/{v}`,
+/// has every key of the import response `import` but `dry_run` and
+/// `activated`, at the same place and with the same value.
+pub fn assert_version_repeats_import(label: &str, version: &Value, import: &Value) {
+    let keys = import
+        .as_object()
+        .expect("the import response is an object");
+    for (key, value) in keys {
+        if IMPORT_ONLY_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        assert_eq!(
+            version.get(key),
+            Some(value),
+            "{label}: {key} of version {version}"
+        );
+    }
+}
