@@ -281,6 +281,7 @@ fn source_field(error: &SourceError) -> Option<&'static str> {
         }
         SourceError::NoSuchTable { .. } => Some("table"),
         SourceError::MissingCrs { .. }
+        | SourceError::UnparsablePrj { .. }
         | SourceError::OutOfRange { .. }
         | SourceError::NotTransformed { .. }
         | SourceError::OutsideAreaOfUse { .. }

@@ -106,6 +106,18 @@ pub enum SourceError {
         path: String,
         settings: SettingSource,
     },
+    #[error(
+        "{path}: its .prj file {prj} could not be parsed as a CRS: replace it with the .prj \
+         the data was exported with, or set {} to the CRS of the coordinates, e.g. {}",
+        settings.name("crs"),
+        settings.with_value("crs", "EPSG:32188")
+    )]
+    UnparsablePrj {
+        path: String,
+        /// The file name of the .prj file.
+        prj: String,
+        settings: SettingSource,
+    },
     #[error("{path}: {source}")]
     Crs {
         path: String,

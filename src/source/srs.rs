@@ -2,6 +2,7 @@
 //! identified to an EPSG code when GDAL can match one.
 
 use std::ffi::c_int;
+use std::path::Path;
 use std::ptr;
 
 use gdal::spatial_ref::SpatialRef;
@@ -36,6 +37,32 @@ pub(super) struct SourceCrs {
     definition: String,
 }
 
+/// Returns the error for a file without a CRS. GDAL 3.6 reads a Shapefile
+/// whose .prj it cannot parse as one without a CRS, so a .prj beside the
+/// file gets its own message.
+fn missing_crs(path: &str, driver: &str, settings: SettingSource) -> SourceError {
+    let shapefile = Path::new(path);
+    let prj = ["prj", "PRJ"]
+        .iter()
+        .map(|extension| shapefile.with_extension(extension))
+        .find(|candidate| candidate.is_file());
+    match prj {
+        Some(prj) if driver == "ESRI Shapefile" => SourceError::UnparsablePrj {
+            path: path.to_owned(),
+            prj: prj
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            settings,
+        },
+        _ => SourceError::MissingCrs {
+            path: path.to_owned(),
+            settings,
+        },
+    }
+}
+
 impl SourceCrs {
     /// Resolves the CRS of `path`, read by GDAL driver `driver`: `spec_crs`
     /// (given through `settings`) when set, else `file_srs`.
@@ -57,10 +84,7 @@ impl SourceCrs {
             })?,
             (None, Some(srs)) => srs,
             (None, None) => {
-                return Err(SourceError::MissingCrs {
-                    path: path.to_owned(),
-                    settings,
-                });
+                return Err(missing_crs(path, driver, settings));
             }
         };
         let mut crs = Self::from_srs(&srs);
