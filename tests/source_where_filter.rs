@@ -163,3 +163,24 @@ fn quoted_unknown_field_rejected() {
         "{error:?}"
     );
 }
+
+/// A column name with a double quote could close the quoted name that
+/// GDAL receives, so a filter on it is rejected. The file's own column
+/// name is `x" OR "y`, written in the filter with its quote doubled.
+#[test]
+fn quote_in_column_name_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("points.geojson");
+    let feature = serde_json::json!({
+        "type": "Feature",
+        "properties": {"NO_DIS": 1, "NM_DIS": "one", "x\" OR \"y": 1},
+        "geometry": {"type": "Point", "coordinates": [-73.6, 45.5]}
+    });
+    let collection = serde_json::json!({"type": "FeatureCollection", "features": [feature]});
+    std::fs::write(&path, collection.to_string()).unwrap();
+
+    let error = rejected(&path, "\"x\"\" OR \"\"y\" = 1");
+    let message = error.to_string();
+    assert!(matches!(error, SourceError::Filter { .. }), "{error:?}");
+    assert!(message.contains("cannot quote safely"), "{message}");
+}

@@ -288,6 +288,18 @@ pub(super) fn apply_filter(
         _ if dialect == Dialect::OgrSql => "FID".to_owned(),
         _ => name.to_owned(),
     });
+    let unquotable = expr
+        .fields()
+        .into_iter()
+        .find(|name| name.contains('"') || name.ends_with('\\'));
+    if let Some(name) = unquotable {
+        // OGR SQL and SQLite escape quotes in names differently, so such a
+        // name could end the quoted name early in one of them.
+        return Err(invalid(format!(
+            "field {name:?} contains a double quote or ends with a backslash, which a \
+             filter cannot quote safely: rename the column, or import without `where`"
+        )));
+    }
     let rebuilt = expr.render(dialect);
 
     let before = layer.feature_count();
