@@ -74,6 +74,7 @@ fn filters_select_as_ogrinfo() {
         ("NO_DIS BETWEEN 10 AND 20", 27, 27),
         ("NO_DIS IS NOT NULL AND NOT (NM_DIS LIKE 'S%')", 47, 47),
         ("FID < 3", 3, 2),
+        ("NM_DIS = 'de l''Est'", 1, 1),
     ];
     for (filter, in_shapefile, in_geopackage) in cases {
         assert_eq!(
