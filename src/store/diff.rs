@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use approx::AbsDiffEq;
 use serde::{Deserialize, Serialize};
 
 use crate::layer::{Feature, Layer};
@@ -76,8 +77,18 @@ fn decimal_digits(id: &str) -> Option<&str> {
     digits.then(|| id.trim_start_matches('0'))
 }
 
+/// The largest difference of longitude or latitude, in degrees, between
+/// two coordinates of a geometry that did not move: 1e-8° is 1.1 mm of
+/// latitude and less of longitude. Reading one file through two equivalent
+/// CRS definitions, or through a re-export of the same coordinates, changes
+/// the WGS84 values by about 1e-13°. A vertex moved by a millimetre or more
+/// counts as a change.
+const GEOMETRY_TOLERANCE_DEG: f64 = 1e-8;
+
 /// Compares `new` with the active version `old` (number `active_version`)
-/// feature by feature, matching on id.
+/// feature by feature, matching on id. A geometry counts as changed when
+/// its type or its number of vertices changed, or when a vertex moved by
+/// more than [`GEOMETRY_TOLERANCE_DEG`] in longitude or latitude.
 pub fn diff(old: &Layer, new: &Layer, active_version: u32) -> Diff {
     let old_by_id: HashMap<&str, &Feature> =
         old.features.iter().map(|f| (f.id.as_str(), f)).collect();
@@ -91,7 +102,10 @@ pub fn diff(old: &Layer, new: &Layer, active_version: u32) -> Diff {
             added.push(*id);
             continue;
         };
-        if before.geometry != feature.geometry {
+        if !before
+            .geometry
+            .abs_diff_eq(&feature.geometry, GEOMETRY_TOLERANCE_DEG)
+        {
             geometry_changed.push(*id);
         }
         if before.name != feature.name || before.properties != feature.properties {
