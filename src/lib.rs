@@ -16,5 +16,6 @@ pub mod import;
 pub mod index;
 pub mod layer;
 pub mod manifest;
+mod process;
 pub mod source;
 pub mod store;

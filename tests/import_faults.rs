@@ -1,6 +1,7 @@
 //! `kill -9` of `repere import`, and of `repere serve` while it imports
 //! over HTTP, at random moments: the store's active version stays as it
-//! was, and no partial version is left behind.
+//! was, no partial version is left behind, and a restarted server removes
+//! the upload folders of the killed one.
 //!
 //! The moments are drawn from a seeded generator; the seed is printed, and
 //! REPERE_FAULT_SEED replays a run.
@@ -291,8 +292,9 @@ async fn postgis_backend(test: &str) -> Backend {
 
 const GIS_TOKEN: &str = "fault-test-token-81c2";
 
-/// Starts `repere serve` over `backend`, with no manifest layer and one
-/// token of role gis, and returns it with its address once it is ready.
+/// Starts `repere serve` over `backend`, with no manifest layer, one token
+/// of role gis and `dir/tmp` as its temporary folder, and returns it with
+/// its address once it is ready.
 fn start_serve(dir: &Path, backend: &Backend) -> (std::process::Child, String) {
     let manifest = dir.join("layers.toml");
     std::fs::write(&manifest, "# no layers\n").unwrap();
@@ -307,7 +309,19 @@ fn start_serve(dir: &Path, backend: &Backend) -> (std::process::Child, String) {
         config.display().to_string(),
     ];
     args.extend(backend.args());
-    serve_support::start_serve(args)
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    serve_support::start_serve_with_env(args, &[("TMPDIR", tmp.as_os_str())])
+}
+
+/// Lists what is in the temporary folder of the servers of `dir`. After a
+/// restart that folder is empty: the uploads of a killed server are
+/// removed before the new one is ready, and it has no import of its own.
+fn temporary_files(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir.join("tmp")).unwrap();
+    entries
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The grid file as a multipart form for the import route.
@@ -417,6 +431,11 @@ async fn kill_servers(backend: Backend) {
             delay.as_millis()
         );
         (server, address) = start_serve(dir.path(), &backend);
+        assert_eq!(
+            temporary_files(dir.path()),
+            Vec::<String>::new(),
+            "{label} serve round {round}: upload folders left after the restart"
+        );
         rows = check_tables(&backend, SERVED_LAYER, active, &before, round).await;
         let store = backend.open().await;
         check_store(&store, SERVED_LAYER, &active_info, round).await;

@@ -144,7 +144,7 @@ fn import_file(
     validate_layer_name(&args.layer)
         .map_err(|message| CliError::Usage(format!("--layer: {message}")))?;
     bar.set_message(format!("reading {}", args.file.display()));
-    let work_dir = tempfile::tempdir().map_err(|e| CliError::Output {
+    let work_dir = import::new_work_dir().map_err(|e| CliError::Output {
         path: "a temporary folder".to_owned(),
         message: e.to_string(),
     })?;

@@ -65,6 +65,10 @@ pub async fn serve(config: &Config, manifest: Manifest) -> Result<(), ServeError
 
     let store = Store::open(config.database_url.as_deref(), &config.state_dir).await?;
     log_store(&store, config);
+    tokio::task::spawn_blocking(
+        || crate::import::remove_abandoned_work_dirs(&std::env::temp_dir()),
+    )
+    .await?;
     let versions = VersionSource::new(store.clone(), DEFAULT_CACHED_VERSIONS);
     let state = AppState::loading(Settings::from(config)).with_versions(versions);
     let (stop, stopped) = watch::channel(false);

@@ -11,6 +11,7 @@
 
 mod archive;
 mod report;
+mod workdir;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 pub use crate::store::{Diff, IdChanges, MAX_DIFF_IDS, diff};
 pub use archive::{MAX_ENTRIES, MAX_UNPACKED_BYTES};
 pub use report::{ImportRecord, ImportReport};
+pub use workdir::{new_work_dir, remove_abandoned_work_dirs};
 
 use crate::layer::{Layer, LayerKind};
 use crate::manifest::{DEFAULT_TIMEZONE, LayerSpec, validate_layer_name};

@@ -14,9 +14,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    start_serve_with_env(args, &[])
+}
+
+/// Starts `repere serve` as [`start_serve`] does, with the extra
+/// environment variables `env`, such as `TMPDIR`.
+pub fn start_serve_with_env<I, S>(args: I, env: &[(&str, &OsStr)]) -> (Child, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut child = Command::new(env!("CARGO_BIN_EXE_repere"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .env("REPERE_LOG", "info")
         .env_remove("REPERE_CONFIG")
         .env_remove("DATABASE_URL")

@@ -93,7 +93,7 @@ pub(super) async fn read_form(
 ) -> Result<(Upload, ImportOptions), ApiError> {
     let limits = Limits::new(upload_limit);
     let mut multipart = open_form(request, limits).await?;
-    let dir = tempfile::tempdir().map_err(|e| ApiError::Internal {
+    let dir = crate::import::new_work_dir().map_err(|e| ApiError::Internal {
         detail: format!("cannot create a temporary folder for an upload: {e}"),
     })?;
     let mut file_name = None;

@@ -33,6 +33,7 @@ use gdal::vector::LayerAccess;
 use super::features::table_name;
 use super::gdal_error;
 use super::sql::{execute, int, query_rows, text};
+use crate::process::process_exists;
 use crate::store::StoreError;
 use crate::store::record::parse_instant;
 
@@ -88,23 +89,6 @@ fn read_host_name() -> String {
     }
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
-}
-
-/// Returns whether process `pid` of this host exists, `None` for a value
-/// that is no process id or when the check itself fails.
-fn process_exists(pid: i64) -> Option<bool> {
-    let pid = libc::pid_t::try_from(pid).ok().filter(|&pid| pid > 0)?;
-    // SAFETY: signal 0 only checks that the process exists and may be
-    // signalled; nothing is sent.
-    if unsafe { libc::kill(pid, 0) } == 0 {
-        return Some(true);
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::ESRCH) => Some(false),
-        // The process exists but belongs to another user.
-        Some(libc::EPERM) => Some(true),
-        _ => None,
-    }
 }
 
 /// Returns why `row` counts as abandoned at `now` on host `host`, or `None`
@@ -302,13 +286,6 @@ mod tests {
         let mut unreadable = row(None, None, TimeDelta::hours(2));
         unreadable.reserved_at = None;
         assert_eq!(judge(&unreadable, now(), HOST, exists), None);
-    }
-
-    #[test]
-    fn this_process_exists() {
-        assert_eq!(process_exists(i64::from(std::process::id())), Some(true));
-        assert_eq!(process_exists(0), None);
-        assert_eq!(process_exists(-1), None);
     }
 
     fn one_point_layer() -> Layer {
