@@ -16,7 +16,7 @@ use versions_support::{
 
 /// Every key of the import response, as README and the OpenAPI document
 /// describe it.
-const IMPORT_KEYS: [&str; 19] = [
+const IMPORT_KEYS: [&str; 20] = [
     "layer",
     "kind",
     "dry_run",
@@ -29,6 +29,7 @@ const IMPORT_KEYS: [&str; 19] = [
     "read_count",
     "filtered_count",
     "feature_count",
+    "flattened_count",
     "bbox_wgs84",
     "invalid",
     "rejected",
@@ -175,4 +176,49 @@ async fn version_repeats_import_keys() {
     }
     assert_eq!(version["report_format"], 3, "{version}");
     assert!(version.get("report").is_none(), "no nested report");
+}
+
+/// Three hydrants, two of them with a height: GeoJSON positions of three
+/// numbers, as exported by tools that keep the elevation.
+#[tokio::test]
+async fn heights_dropped_and_counted() {
+    let (server, _files, _backend) = start_server().await;
+    let features: Vec<Value> = [
+        ("h1", json!([-73.60, 45.50, 31.5])),
+        ("h2", json!([-73.61, 45.51])),
+        ("h3", json!([-73.62, 45.52, 28.0])),
+    ]
+    .into_iter()
+    .map(|(id, position)| {
+        json!({
+            "type": "Feature",
+            "properties": {"id": id, "name": format!("hydrant {id}")},
+            "geometry": {"type": "Point", "coordinates": position}
+        })
+    })
+    .collect();
+    let file =
+        serde_json::to_vec(&json!({"type": "FeatureCollection", "features": features})).unwrap();
+    let fields = [
+        ("kind", "asset"),
+        ("id_field", "id"),
+        ("name_field", "name"),
+    ];
+    let (status, body) = import(&server, "hydrants.geojson", &file, &fields).await;
+    let version = body["version"].as_u64().unwrap_or_default();
+    let url = format!("{}/v1/layers/laval/versions/{version}", server.base);
+    let (version_status, stored) = get_json(&client(), &url).await;
+    server.stop();
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["feature_count"], 3, "{body}");
+    assert_eq!(body["flattened_count"], 2, "{body}");
+    assert_eq!(body["rejected"], json!([]), "{body}");
+    assert_eq!(
+        body["bbox_wgs84"],
+        json!([-73.62, 45.50, -73.60, 45.52]),
+        "{body}"
+    );
+    assert_eq!(version_status, 200, "{stored}");
+    assert_eq!(stored["flattened_count"], 2, "{stored}");
 }

@@ -349,6 +349,7 @@ fn new_report(prepared: &Prepared, commit: &Commit, diff: Option<Diff>) -> Impor
         source_crs: layer.info.source_crs.clone(),
         read_count: load.read_count,
         filtered_count: load.filtered_count,
+        flattened_count: load.flattened_count,
         feature_count: layer.features.len(),
         bbox_wgs84: layer.info.bbox,
         invalid: load.invalid.clone(),

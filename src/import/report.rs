@@ -54,6 +54,9 @@ pub struct ImportRecord {
     pub filtered_count: usize,
     /// Features kept, repaired ones included.
     pub feature_count: usize,
+    /// Kept features whose Z or M values were dropped, because layers are
+    /// two-dimensional. 0 in a version stored before this count was kept.
+    pub flattened_count: usize,
     /// `[min_lon, min_lat, max_lon, max_lat]` in WGS84, absent when the
     /// layer is empty or the version's `report_format` is 1.
     pub bbox_wgs84: Option<[f64; 4]>,
@@ -95,6 +98,7 @@ impl ImportRecord {
             read_count: load.read_count,
             filtered_count: load.filtered_count,
             feature_count: info.feature_count,
+            flattened_count: load.flattened_count,
             bbox_wgs84: report.bbox_wgs84,
             invalid: load.invalid.clone(),
             rejected: load.rejected.clone(),
