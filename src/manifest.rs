@@ -48,7 +48,7 @@ pub struct LayerSpec {
     pub path: PathBuf,
     pub id_field: String,
     pub name_field: String,
-    /// An OGR SQL attribute filter, e.g. `NO_DIS IS NOT NULL`.
+    /// An attribute filter in a subset of OGR SQL, e.g. `NO_DIS IS NOT NULL`.
     #[serde(rename = "where")]
     pub filter: Option<String>,
     /// Overrides the CRS of the source, e.g. `EPSG:32188`. Required for

@@ -185,3 +185,82 @@ fn quote_in_column_name_rejected() {
     assert!(matches!(error, SourceError::Filter { .. }), "{error:?}");
     assert!(message.contains("cannot quote safely"), "{message}");
 }
+
+/// Counts the features of table `merge` that `ogrinfo -where FILTER`
+/// selects, the independent reference.
+fn ogrinfo_count(path: &Path, filter: &str) -> usize {
+    let output = Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(path)
+        .args(["merge", "-where", filter])
+        .output()
+        .expect("ogrinfo runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("Feature Count:"))
+        .unwrap_or_else(|| panic!("no feature count from ogrinfo for {filter}: {text}"));
+    line["Feature Count:".len()..].trim().parse().unwrap()
+}
+
+/// A GeoPackage whose FID column is `OBJECTID`, as ArcGIS writes them:
+/// `FID` in a filter means that column, where SQLite alone would read
+/// `"FID"` as a string and keep every row.
+#[test]
+fn fid_filter_on_objectid_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("objectid.gpkg");
+    let status = Command::new("ogr2ogr")
+        .args(["-f", "GPKG", "-lco", "FID=OBJECTID"])
+        .arg(&target)
+        .arg(districts_shapefile())
+        .status()
+        .expect("ogr2ogr runs");
+    assert!(status.success(), "ogr2ogr failed");
+
+    let expected = ogrinfo_count(&target, "OBJECTID > 100");
+    assert_eq!(expected, 16, "ogrinfo on the 116 districts");
+    assert_eq!(selected(&target, "FID > 100"), expected, "FID > 100");
+    assert_eq!(
+        selected(&target, "OBJECTID > 100"),
+        expected,
+        "OBJECTID > 100"
+    );
+}
+
+/// A list of 150 districts joined by OR, longer than SQLite's parser
+/// takes when each term is nested in parentheses of its own.
+#[test]
+fn long_or_chain_on_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    let geopackage = districts_geopackage(dir.path());
+    // NO_DIS holds district numbers such as 1.3 and 11.2.
+    let terms: Vec<String> = (10..160)
+        .map(|n| format!("NO_DIS = {}.{}", n / 10, n % 10))
+        .collect();
+    let filter = terms.join(" OR ");
+    let expected = ogrinfo_count(&geopackage, &filter);
+    assert!(expected > 0, "ogrinfo selects none of {filter}");
+    assert_eq!(selected(&geopackage, &filter), expected, "150 OR terms");
+    let nested = format!("NO_DIS > 0 AND ({filter})");
+    let expected = ogrinfo_count(&geopackage, &nested);
+    assert_eq!(
+        selected(&geopackage, &nested),
+        expected,
+        "AND of 150 OR terms"
+    );
+}
+
+/// GDAL takes the filter as a C string, so a NUL byte is rejected by name.
+#[test]
+fn nul_byte_in_filter_rejected() {
+    // TOML strings cannot hold a NUL byte, so the filter is set after the
+    // manifest is read, as the import form and `--where` set it.
+    let mut spec = spec(&districts_shapefile(), "NM_DIS = 'x'");
+    spec.filter = Some("NM_DIS = 'a\0b'".to_owned());
+    let message = match load_layer(&spec) {
+        Ok(layer) => panic!("loaded {} features", layer.features.len()),
+        Err(error) => error.to_string(),
+    };
+    assert!(message.contains("a NUL byte at byte 11"), "{message}");
+}

@@ -42,7 +42,8 @@ pub struct ImportArgs {
     /// Attribute encoding of a Shapefile without .cpg, e.g. CP1252.
     #[arg(long)]
     pub encoding: Option<String>,
-    /// OGR SQL attribute filter; OSM tags without a column are in other_tags.
+    /// Attribute filter in a subset of OGR SQL (comparisons, LIKE, ILIKE, IN,
+    /// BETWEEN, IS NULL, AND, OR, NOT); OSM tags without a column are in other_tags.
     #[arg(long = "where", value_name = "FILTER")]
     pub filter: Option<String>,
     /// Properties to keep, comma-separated [default: all].

@@ -46,7 +46,8 @@ pub struct ImportOptions {
     pub crs: Option<String>,
     /// Attribute encoding of a Shapefile without .cpg, e.g. `CP1252`.
     pub encoding: Option<String>,
-    /// OGR SQL attribute filter, e.g. `"amenity" = 'school'`; for OSM
+    /// Attribute filter in the subset of OGR SQL listed in the README's
+    /// import section, e.g. `"amenity" = 'school'`; for OSM
     /// files, tags without a column of their own are in `other_tags`.
     #[serde(rename = "where")]
     pub filter: Option<String>,

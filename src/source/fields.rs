@@ -64,6 +64,12 @@ impl Columns {
         &self.names[index]
     }
 
+    /// Returns the name of the layer's FID column, such as `fid` or
+    /// `OBJECTID` in a GeoPackage, when the driver has one.
+    pub fn fid_column(&self) -> Option<&str> {
+        self.fid_column.as_deref()
+    }
+
     /// Returns the origin of ids for `id_field`: a column, else the GDAL
     /// feature id when `id_field` is `fid` or names the layer's FID column.
     /// A column named `fid` wins over the feature id.

@@ -151,8 +151,12 @@ impl Expr {
         }
     }
 
-    /// Writes the filter in `dialect`, fully parenthesized, with every
-    /// field name in double quotes and every string literal re-escaped.
+    /// Writes the filter in `dialect`, with every field name in double
+    /// quotes and every string literal re-escaped. An `AND` or `OR` puts in
+    /// parentheses an operand that is the other one, a right operand of the
+    /// same kind, and a `BETWEEN`. A chain of one operator is written flat: SQLite's
+    /// parser fails with "parser stack overflow" on about 90 nested
+    /// parentheses, and a list of a hundred `OR` terms is a usual filter.
     pub fn render(&self, dialect: Dialect) -> String {
         let mut out = String::new();
         self.write(&mut out, dialect);
@@ -167,11 +171,12 @@ impl Expr {
                 } else {
                     "OR"
                 };
-                out.push('(');
-                left.write(out, dialect);
-                let _ = write!(out, ") {keyword} (");
-                right.write(out, dialect);
-                out.push(')');
+                let same_kind =
+                    |child: &Expr| std::mem::discriminant(child) == std::mem::discriminant(self);
+                let left_flat = same_kind(left) || !left.is_grouped();
+                left.write_operand(out, dialect, left_flat);
+                let _ = write!(out, " {keyword} ");
+                right.write_operand(out, dialect, !right.is_grouped());
             }
             Expr::Not(inner) => {
                 out.push_str("NOT (");
@@ -213,6 +218,26 @@ impl Expr {
                 let _ = write!(out, "{field} IS NOT NULL");
             }
         }
+    }
+}
+
+impl Expr {
+    /// Tells whether the expression goes in parentheses as an operand of
+    /// `AND` or `OR`: another `AND` or `OR`, and `BETWEEN`, whose own `AND`
+    /// would otherwise read as a conjunction.
+    fn is_grouped(&self) -> bool {
+        matches!(self, Expr::And(..) | Expr::Or(..) | Expr::Between(..))
+    }
+
+    /// Writes the operand of an `AND` or `OR`, in parentheses unless `flat`.
+    fn write_operand(&self, out: &mut String, dialect: Dialect, flat: bool) {
+        if flat {
+            self.write(out, dialect);
+            return;
+        }
+        out.push('(');
+        self.write(out, dialect);
+        out.push(')');
     }
 }
 
@@ -259,6 +284,15 @@ pub(super) fn parse(text: &str) -> Result<Expr, FilterSyntaxError> {
             token: format!("a filter of {} bytes", text.len()),
             offset: MAX_FILTER_BYTES,
             expected: format!("the maximum is {MAX_FILTER_BYTES} bytes"),
+        });
+    }
+    if let Some(offset) = text.find('\0') {
+        return Err(FilterSyntaxError {
+            token: "a NUL byte".to_owned(),
+            offset,
+            expected: "GDAL takes the filter as a C string, which a NUL byte ends: \
+                       remove it"
+                .to_owned(),
         });
     }
     let (tokens, lexical_error) = tokenize(text);
@@ -740,13 +774,22 @@ mod tests {
                 "\"Nom du lieu\" = 'l''école'",
                 "\"Nom du lieu\" = 'l''école'",
             ),
-            (
-                "a >= -3.5e2 AND b != 4",
-                "(\"a\" >= -3.5e2) AND (\"b\" <> 4)",
-            ),
+            ("a >= -3.5e2 AND b != 4", "\"a\" >= -3.5e2 AND \"b\" <> 4"),
             (
                 "x = 1 OR y = 2 AND z = 3",
-                "(\"x\" = 1) OR ((\"y\" = 2) AND (\"z\" = 3))",
+                "\"x\" = 1 OR (\"y\" = 2 AND \"z\" = 3)",
+            ),
+            (
+                "a = 1 AND (b = 2 AND c = 3)",
+                "\"a\" = 1 AND (\"b\" = 2 AND \"c\" = 3)",
+            ),
+            (
+                "n BETWEEN 1 AND 5 AND x = 1",
+                "(\"n\" BETWEEN 1 AND 5) AND \"x\" = 1",
+            ),
+            (
+                "(a = 1 OR b = 2) AND c = 3",
+                "(\"a\" = 1 OR \"b\" = 2) AND \"c\" = 3",
             ),
             ("code not in ('a', 'b')", "NOT (\"code\" IN ('a', 'b'))"),
             ("NOT (n BETWEEN 1 AND 5)", "NOT (\"n\" BETWEEN 1 AND 5)"),
@@ -758,6 +801,25 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(rendered(text), expected, "for {text}");
         }
+    }
+
+    #[test]
+    fn or_chain_written_flat() {
+        let terms: Vec<String> = (0..200).map(|i| format!("n = {i}")).collect();
+        let text = terms.join(" OR ");
+        let expected = terms
+            .iter()
+            .map(|term| term.replace("n", "\"n\""))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        assert_eq!(rendered(&text), expected);
+    }
+
+    #[test]
+    fn nul_byte_rejected() {
+        let error = rejected("name = 'a\0b'");
+        assert_eq!(error.token, "a NUL byte");
+        assert_eq!(error.offset, 9);
     }
 
     #[test]
