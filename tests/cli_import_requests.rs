@@ -260,6 +260,68 @@ fn gdal_warning_omits_quoted_value() {
     assert!(!stderr.contains("Eglise"), "{stderr}");
 }
 
+/// A GeoPackage DATE cell holding a name and an address, as an export
+/// with shifted columns would have: GDAL warns "Invalid content for record 1 in
+/// column when: VALUE", without quotes around the value.
+#[test]
+fn gdal_warning_omits_unquoted_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("requests.csv");
+    let square = |west: f64| {
+        let east = west + 0.01;
+        format!("\"POLYGON(({west} 45.5,{east} 45.5,{east} 45.51,{west} 45.51,{west} 45.5))\"")
+    };
+    let text = format!(
+        "id,name,when,WKT\n1,a,2020-01-01,{}\n2,b,2020-01-02,{}\n",
+        square(-73.6),
+        square(-73.5)
+    );
+    std::fs::write(&csv, text).unwrap();
+    let gpkg = dir.path().join("requests.gpkg");
+    let status = Command::new("ogr2ogr")
+        .args(["-f", "GPKG"])
+        .arg(&gpkg)
+        .arg(&csv)
+        .args([
+            "-oo",
+            "AUTODETECT_TYPE=YES",
+            "-a_srs",
+            "EPSG:4326",
+            "-nln",
+            "pts",
+        ])
+        .status()
+        .expect("cannot run ogr2ogr: install gdal-bin");
+    assert!(status.success(), "ogr2ogr failed");
+    let update = "UPDATE pts SET \"when\" = 'Jane Roe, 2111 W BELLEVUE AVE' WHERE fid = 1";
+    let status = Command::new("ogrinfo")
+        .arg(&gpkg)
+        .args(["-sql", update])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("cannot run ogrinfo: install gdal-bin");
+    assert!(status.success(), "ogrinfo UPDATE failed");
+    let ogrinfo = Command::new("ogrinfo")
+        .args(["-al", "-q"])
+        .arg(&gpkg)
+        .output()
+        .expect("cannot run ogrinfo: install gdal-bin");
+    let gdal_warning = String::from_utf8_lossy(&ogrinfo.stderr);
+    assert!(
+        gdal_warning.contains("in column when: Jane Roe"),
+        "ogrinfo: {gdal_warning}"
+    );
+
+    let args = ["--id-field", "id", "--name-field", "name", "--dry-run"];
+    let output = import(&gpkg, &dir.path().join("state"), &args);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("in column when: …"), "{stderr}");
+    assert!(!stderr.contains("Jane Roe"), "{stderr}");
+    assert!(!stderr.contains("BELLEVUE"), "{stderr}");
+}
+
 #[test]
 fn huge_coordinate_in_scientific_notation() {
     let dir = tempfile::tempdir().unwrap();

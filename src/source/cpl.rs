@@ -133,6 +133,7 @@ unsafe extern "C" fn forward(class: CPLErr::Type, number: CPLErrorNum, message: 
 /// that differ only in their quoted values count as one.
 fn log(class: CPLErr::Type, number: CPLErrorNum, text: &str) {
     let text = remove_quoted(text);
+    let text = remove_after_colon(&text);
     let Some(repeats) = count_repeat(&text) else {
         return;
     };
@@ -153,7 +154,11 @@ const REMOVED: &str = "…";
 /// next one. Text between two quoted values goes too, and so does an
 /// apostrophe's word before the first value ("Couldn't").
 ///
-/// NOTE: a value that GDAL writes without quotes stays in the text.
+/// A value that GDAL writes without quotes goes with [`remove_after_colon`]
+/// when it follows a colon.
+///
+/// NOTE: a value GDAL writes without quotes and without a colon before it
+/// stays in the text.
 fn remove_quoted(text: &str) -> Cow<'_, str> {
     let is_quote = |c: char| c == '\'' || c == '"';
     let (Some(first), Some(last)) = (text.find(is_quote), text.rfind(is_quote)) else {
@@ -165,6 +170,22 @@ fn remove_quoted(text: &str) -> Cow<'_, str> {
     // Both quotes are one byte long, so `first + 1` and `last` are char
     // boundaries.
     Cow::Owned(format!("{}{REMOVED}{}", &text[..=first], &text[last..]))
+}
+
+/// Replaces what follows the first ": " of `text` with [`REMOVED`]. GDAL
+/// writes a cell's content there without quotes, as in the GeoPackage
+/// driver's "Invalid content for record 1 in column when: VALUE", and
+/// SQL, paths and SQLite's reasons too.
+///
+/// NOTE: so the log keeps only the head of such messages; the error
+/// returned to the person importing keeps GDAL's whole text.
+fn remove_after_colon(text: &str) -> Cow<'_, str> {
+    match text.find(": ") {
+        Some(colon) if colon + 2 < text.len() => {
+            Cow::Owned(format!("{}{REMOVED}", &text[..colon + 2]))
+        }
+        _ => Cow::Borrowed(text),
+    }
 }
 
 /// Counts one more occurrence of `text` and returns the count when it is a
@@ -194,7 +215,30 @@ fn class_name(class: CPLErr::Type) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::remove_quoted;
+    use super::{remove_after_colon, remove_quoted};
+
+    #[test]
+    fn text_after_colon_removed() {
+        let cases = [
+            (
+                "Invalid content for record 1 in column when: Jane Roe, 2111 W BELLEVUE AVE",
+                "Invalid content for record 1 in column when: …",
+            ),
+            (
+                "sqlite3_step(): database disk image is malformed",
+                "sqlite3_step(): …",
+            ),
+            (
+                "fread(403) failed on DBF file.",
+                "fread(403) failed on DBF file.",
+            ),
+            ("trailing colon: ", "trailing colon: "),
+            ("time 12:30 stays", "time 12:30 stays"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(remove_after_colon(text), expected, "for {text:?}");
+        }
+    }
 
     #[test]
     fn quoted_values_removed() {
