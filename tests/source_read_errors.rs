@@ -94,6 +94,7 @@ fn truncated_dbf_rejected() {
     );
     assert!(message.contains("Laval-2465005.shp"), "{message}");
     assert!(message.contains("failed on DBF file"), "{message}");
+    assert!(!message.contains(".."), "one full stop: {message}");
 }
 
 /// The same truncated DBF with a `where` filter: the count before the

@@ -299,6 +299,8 @@ pub(super) fn next_feature<'a>(
         .cloned()
         .collect();
     if let Some(message) = cpl::join(&failures) {
+        // The error adds its own full stop after GDAL's text.
+        let message = message.trim_end_matches('.').to_owned();
         return Err(SourceError::ReadFailed {
             path: path.to_owned(),
             read,
