@@ -1,5 +1,5 @@
 //! The diff between two imports of the same real layer counts a geometry
-//! as changed only when it moved: reading the file again through an
+//! as changed only when it moved. Reading the file again through an
 //! equivalent CRS, or through a GeoJSON export of the same coordinates,
 //! changes the last bits of the WGS84 coordinates but moves nothing.
 //!
@@ -19,7 +19,7 @@ const LAVAL_SHP: &str = "data/laval-districts-2013/Laval-2465005.shp";
 
 /// NAD83(CSRS) / MTQ Lambert. The .prj has the same Lambert projection
 /// (parallels 46° and 50°, origin 44° N 70° W, false easting 800 km) on
-/// NAD83, and PROJ 9.1 takes both datums to WGS84 with no shift:
+/// NAD83. PROJ 9.1 takes both datums to WGS84 with no shift, so
 /// `ogr2ogr -t_srs EPSG:4326` of the Shapefile with and without
 /// `-s_srs EPSG:3798` gives coordinates 3e-14° apart at most.
 const EXPORT_CRS: &str = "EPSG:3798";
@@ -116,8 +116,8 @@ fn geojson_reexport_moves_nothing() {
     assert_eq!(count, 0, "geometries changed by the re-export: {ids:?}");
 }
 
-/// A district moved by 5 m or by 5 mm is the one geometry change, and one
-/// moved by 0.1 mm is none: the tolerance is about a millimetre.
+/// A district moved by 5 m or by 5 mm counts as the one geometry change,
+/// and one moved by 0.1 mm does not, because the tolerance is about 1 mm.
 #[test]
 fn moved_district_changed() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! The `where` filter on real files: filters in the accepted grammar select
-//! what `ogrinfo -where` selects, and SQL beyond it is rejected before GDAL
-//! (and, for a GeoPackage, SQLite) sees it.
+//! what `ogrinfo -where` selects, and SQL beyond it is rejected before it
+//! reaches GDAL (and, for a GeoPackage, SQLite).
 //!
 //! Expected counts come from GDAL 3.6.2's `ogrinfo -so FILE merge -where
 //! FILTER` on the Montréal 2017 districts (116 features), as a Shapefile
@@ -18,9 +18,16 @@ fn districts_shapefile() -> PathBuf {
 
 /// Writes the districts to `dir`/districts.gpkg, table `merge`, with ogr2ogr.
 fn districts_geopackage(dir: &Path) -> PathBuf {
-    let target = dir.join("districts.gpkg");
+    districts_geopackage_with(dir, "districts.gpkg", &[])
+}
+
+/// Writes the districts to `dir`/`name`, table `merge`, with ogr2ogr and
+/// the extra arguments `args`, such as layer creation options.
+fn districts_geopackage_with(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let target = dir.join(name);
     let output = Command::new("ogr2ogr")
         .args(["-f", "GPKG"])
+        .args(args)
         .arg(&target)
         .arg(districts_shapefile())
         .output()
@@ -209,14 +216,7 @@ fn ogrinfo_count(path: &Path, filter: &str) -> usize {
 #[test]
 fn fid_filter_on_objectid_geopackage() {
     let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("objectid.gpkg");
-    let status = Command::new("ogr2ogr")
-        .args(["-f", "GPKG", "-lco", "FID=OBJECTID"])
-        .arg(&target)
-        .arg(districts_shapefile())
-        .status()
-        .expect("ogr2ogr runs");
-    assert!(status.success(), "ogr2ogr failed");
+    let target = districts_geopackage_with(dir.path(), "objectid.gpkg", &["-lco", "FID=OBJECTID"]);
 
     let expected = ogrinfo_count(&target, "OBJECTID > 100");
     assert_eq!(expected, 16, "ogrinfo on the 116 districts");
@@ -234,7 +234,7 @@ fn fid_filter_on_objectid_geopackage() {
 fn long_or_chain_on_geopackage() {
     let dir = tempfile::tempdir().unwrap();
     let geopackage = districts_geopackage(dir.path());
-    // NO_DIS holds district numbers such as 1.3 and 11.2.
+    // NO_DIS contains district numbers such as 1.3 and 11.2.
     let terms: Vec<String> = (10..160)
         .map(|n| format!("NO_DIS = {}.{}", n / 10, n % 10))
         .collect();

@@ -286,9 +286,9 @@ pub(super) fn apply_filter(
         Some(IdSource::Column(index)) => columns.name(index).to_owned(),
         // OGR SQL names the feature id `FID`, whatever the driver calls it.
         _ if dialect == Dialect::OgrSql => "FID".to_owned(),
-        // SQLite knows the FID only by its column name (`OBJECTID` in
-        // GeoPackages from ArcGIS), and reads an unknown double-quoted name
-        // as a string, so `"FID" > 5` would hold for every row.
+        // SQLite names the FID only by its column name (`OBJECTID` in
+        // GeoPackages from ArcGIS). It reads an unknown double-quoted name
+        // as a string, so `"FID" > 5` would be true for every row.
         _ => columns.fid_column().unwrap_or(name).to_owned(),
     });
     let unquotable = expr
